@@ -1,0 +1,1 @@
+"""Evaluation against gold questions (built on the public `qa` API)."""

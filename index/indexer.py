@@ -1,0 +1,159 @@
+"""Incremental, idempotent indexing of article files into a ChunkStore.
+
+Unchanged files (same path, same sha256) cost one hash and embed nothing; a changed file's
+chunks are replaced; files gone from an indexed folder are removed; identical content under a
+second name is skipped. One unreadable file never stops the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from index.chunking import chunk_article
+from index.embedding import Embedder
+from index.loaders import LoadError, iter_article_files, load_article, sha256_bytes
+from index.store import ChunkStore, FileRecord
+from index.types import Article, Chunk
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    chunks_embedded: int = 0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+            f"{len(self.skipped)} skipped",
+            f"{self.chunks_embedded} chunks embedded",
+        ]
+        return ", ".join(parts)
+
+
+def _read_sha(path: Path) -> str | None:
+    try:
+        return sha256_bytes(path.read_bytes())
+    except OSError:
+        return None
+
+
+def index_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    store: ChunkStore,
+    embedder: Embedder,
+    *,
+    chunk_words: int = 90,
+    overlap: int = 1,
+    max_file_mb: float = 50.0,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> IndexReport:
+    report = IndexReport()
+    records = store.file_records()
+    paths = [Path(p) for p in paths]
+    by_sha = {r.file_sha256: r.path for r in records.values()}
+
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            report.skipped.append((str(path), "no such file or folder"))
+        elif path.is_dir():
+            files.extend(iter_article_files([path]))
+        else:
+            files.append(path)
+    files = sorted({f.resolve(): f for f in files}.keys())
+    present = {str(f) for f in files}
+
+    # Files that were indexed from one of these folders and are gone now.
+    for folder in (p.resolve() for p in paths if p.is_dir()):
+        for stored_path in records:
+            if Path(stored_path).is_relative_to(folder) and stored_path not in present:
+                if not Path(stored_path).exists():
+                    store.delete_file(stored_path)
+                    report.removed.append(Path(stored_path).name)
+
+    pending: list[tuple[Article, list[Chunk], bool]] = []
+    bar = tqdm(files, desc="indexing", unit="file", disable=not progress, leave=False)
+    for path in bar:
+        key = str(path)
+        sha = _read_sha(path)
+        known = records.get(key)
+        if known and sha and known.file_sha256 == sha:
+            report.unchanged.append(path.name)
+            continue
+        twin = by_sha.get(sha or "")
+        if twin and twin != key and Path(twin).exists():
+            report.skipped.append((path.name, f"same content as {Path(twin).name}"))
+            continue
+        try:
+            article = load_article(path, max_bytes=int(max_file_mb * 1024 * 1024))
+        except LoadError as exc:
+            report.skipped.append((path.name, str(exc).removeprefix(f"{path.name}: ")))
+            continue
+        article.path = key
+        chunks = chunk_article(article, chunk_words=chunk_words, overlap=overlap)
+        for c in chunks:
+            c.path = key
+        pending.append((article, chunks, known is not None))
+        by_sha[article.file_sha256] = key
+        # Embed in groups so memory stays flat and progress is saved as we go.
+        if sum(len(c) for _, c, _ in pending) >= batch_size * 8:
+            _flush(pending, store, embedder, report, batch_size)
+    _flush(pending, store, embedder, report, batch_size)
+    bar.close()
+    return report
+
+
+def _flush(
+    pending: list[tuple[Article, list[Chunk], bool]],
+    store: ChunkStore,
+    embedder: Embedder,
+    report: IndexReport,
+    batch_size: int,
+) -> None:
+    if not pending:
+        return
+    texts = [_embedding_text(c) for _, chunks, _ in pending for c in chunks]
+    vectors = (
+        np.concatenate([embedder.embed(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+        if texts
+        else np.zeros((0, embedder.dimension), dtype=np.float32)
+    )
+    offset = 0
+    for article, chunks, existed in pending:
+        # Old chunks go first, the file record last: a crash in between means "redo this file".
+        store.delete_chunks_of(article.path)
+        store.add_chunks(chunks, vectors[offset : offset + len(chunks)])
+        offset += len(chunks)
+        store.put_file(
+            FileRecord(
+                path=article.path,
+                source=article.source,
+                file_sha256=article.file_sha256,
+                title=article.title,
+                outlet=article.outlet,
+                published=article.published,
+                chunks=len(chunks),
+            )
+        )
+        (report.updated if existed else report.added).append(article.source)
+    report.chunks_embedded += len(texts)
+    pending.clear()
+
+
+def _embedding_text(chunk: Chunk) -> str:
+    """The title gives a chunk its topic; the stored text stays an exact slice of the file."""
+    return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text

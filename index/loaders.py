@@ -1,0 +1,152 @@
+"""Read article files (.txt, .md, .html, .pdf) into `Article` objects.
+
+Every failure is a `LoadError` with a message a person can act on; callers report it and go on
+with the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+from index.boilerplate import article_body
+from index.errors import UserError
+from index.metadata import find_outlet, find_published, find_title
+from index.types import Article
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+
+
+class LoadError(UserError):
+    """A file that cannot be read as an article; the message says why."""
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes or many control characters mean this is not a text file."""
+    sample = data[:8192]
+    if b"\x00" in sample:
+        return True
+    controls = sum(b < 32 and b not in (9, 10, 12, 13) for b in sample)
+    return bool(sample) and controls / len(sample) > 0.05
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """UTF-8 first (with or without BOM); otherwise the best detected encoding."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    guess = from_bytes(data).best()
+    if guess is None or guess.encoding is None:
+        raise LoadError(f"{name}: cannot tell the text encoding; save it as UTF-8")
+    return str(guess)
+
+
+def _text_article(path: Path, text: str, sha: str, kind: str) -> Article:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    body = article_body(text)
+    if not body:
+        raise LoadError(f"{path.name}: no article text found")
+    return Article(
+        path=str(path),
+        source=path.name,
+        text=text,
+        body=body,
+        title=find_title(text, body),
+        outlet=find_outlet(text, body),
+        published=find_published(text, body),
+        file_sha256=sha,
+        kind=kind,
+    )
+
+
+def _html_article(path: Path, data: bytes, sha: str) -> Article:
+    from index.html_text import html_to_text
+
+    page = html_to_text(decode_text(data, path.name))
+    article = _text_article(path, page.text, sha, "html")
+    article.title = page.title or article.title
+    article.outlet = page.outlet or article.outlet
+    article.published = page.published or article.published
+    return article
+
+
+def _pdf_article(path: Path, data: bytes, sha: str) -> Article:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError(f"{path.name}: the PDF is encrypted; export an unlocked copy")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(f"{path.name}: not a readable PDF ({exc.__class__.__name__})") from exc
+    text = "\n\n".join(p.strip() for p in pages)
+    if not text.strip():
+        raise LoadError(f"{path.name}: the PDF holds no extractable text (scanned image?)")
+    article = _text_article(path, text, sha, "pdf")
+    pdf_title = str(info.get("/Title") or "").strip()
+    if pdf_title:
+        article.title = pdf_title
+    return article
+
+
+def load_article(path: str | os.PathLike[str], max_bytes: int = 50 * 1024 * 1024) -> Article:
+    """Load one article file; raises LoadError with a clear message on any problem."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(f"{path.name}: unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)})")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(
+                f"{path.name}: {size / 1e6:.1f} MB is larger than the {max_bytes / 1e6:.0f} MB limit"
+            )
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise LoadError(f"{path}: no such file") from exc
+    except PermissionError as exc:
+        raise LoadError(f"{path.name}: permission denied") from exc
+    except IsADirectoryError as exc:
+        raise LoadError(f"{path.name}: is a folder, not a file") from exc
+    except OSError as exc:
+        raise LoadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    if not data.strip():
+        raise LoadError(f"{path.name}: the file is empty")
+    sha = sha256_bytes(data)
+    if suffix == ".pdf":
+        return _pdf_article(path, data, sha)
+    if looks_binary(data):
+        raise LoadError(f"{path.name}: looks like a binary file, not text")
+    if suffix in (".html", ".htm"):
+        return _html_article(path, data, sha)
+    return _text_article(path, decode_text(data, path.name), sha, suffix.lstrip("."))
+
+
+def iter_article_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Supported files under the given files/folders, sorted, hidden files skipped."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield child
+        else:
+            yield path

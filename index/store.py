@@ -1,0 +1,229 @@
+"""Chunks and their embeddings in Chroma: on disk by default, or on a Chroma server.
+
+Two collections per corpus: `<name>` holds the chunks, `<name>__files` one record per indexed
+file (path, sha256, title, chunk count). The file records make "is this file unchanged?" a
+single lookup, and they are written last, so a crash mid-file leaves the file looking
+un-indexed and the next run redoes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from index.errors import UserError
+from index.types import Chunk, Span
+
+
+class StoreError(UserError):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+@dataclass
+class FileRecord:
+    path: str
+    source: str
+    file_sha256: str
+    title: str
+    outlet: str
+    published: str
+    chunks: int
+
+
+@dataclass
+class StoredHit:
+    chunk: Chunk
+    distance: float
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def open_client(home: Path, chroma_url: str | None) -> Any:
+    """A Chroma client: HTTP when a server URL is set, else persistent under `home`."""
+    import chromadb
+
+    if chroma_url:
+        parsed = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+        if not parsed.hostname:
+            raise StoreError(f"bad Chroma server URL {chroma_url!r}; use http://host:port")
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
+                settings=_chroma_settings(),
+            )
+            client.heartbeat()
+        except Exception as exc:  # chromadb raises several types for "cannot connect"
+            raise StoreError(
+                f"cannot reach the Chroma server at {chroma_url} ({exc.__class__.__name__}); "
+                "is `chroma run` up?"
+            ) from exc
+        return client
+    path = home / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    except Exception as exc:
+        raise StoreError(
+            f"the index at {path} cannot be opened ({exc.__class__.__name__}: {exc}); "
+            "move it away and run `qa index` to rebuild it"
+        ) from exc
+
+
+def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "source": chunk.source,
+        "path": chunk.path,
+        "start": chunk.start,
+        "end": chunk.end,
+        "title": chunk.title,
+        "outlet": chunk.outlet,
+        "published": chunk.published,
+        "file_sha256": chunk.file_sha256,
+        # Chroma metadata holds scalars only, so sentence spans travel as JSON.
+        "sentences": json.dumps([[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]),
+    }
+
+
+def _chunk_from(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
+    start = int(meta["start"])
+    rel = json.loads(str(meta.get("sentences") or "[]")) or [[0, len(text)]]
+    spans = [Span(start + a, start + b) for a, b in rel]
+    return Chunk(
+        id=id_,
+        source=str(meta["source"]),
+        path=str(meta["path"]),
+        text=text,
+        start=start,
+        end=int(meta["end"]),
+        title=str(meta.get("title") or ""),
+        outlet=str(meta.get("outlet") or ""),
+        published=str(meta.get("published") or ""),
+        file_sha256=str(meta.get("file_sha256") or ""),
+        sentences=spans,
+        sentence_texts=[text[a:b] for a, b in rel],
+    )
+
+
+class ChunkStore:
+    """One corpus in Chroma. Chroma never embeds anything itself: we pass vectors in."""
+
+    def __init__(self, client: Any, collection: str, embedder_name: str, dimension: int) -> None:
+        self.client = client
+        self.name = collection
+        self.embedder_name = embedder_name
+        try:
+            self.chunks = client.get_or_create_collection(
+                collection,
+                metadata={"hnsw:space": "cosine", "embedder": embedder_name, "dimension": dimension},
+                embedding_function=None,
+            )
+            self.files = client.get_or_create_collection(
+                f"{collection}__files", metadata={"hnsw:space": "l2"}, embedding_function=None
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open collection {collection!r}: {exc}") from exc
+        stored = (self.chunks.metadata or {}).get("embedder")
+        if stored and stored != embedder_name:
+            raise StoreError(
+                f"collection {collection!r} was built with embedder {stored!r}, not "
+                f"{embedder_name!r}; use another collection (QA_COLLECTION) or the same embedder"
+            )
+        self._batch = max(1, min(int(getattr(client, "get_max_batch_size", lambda: 5000)()), 5000))
+
+    # --- writing ---------------------------------------------------------------------------
+    def add_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        for i in range(0, len(chunks), self._batch):
+            part = chunks[i : i + self._batch]
+            self.chunks.upsert(
+                ids=[c.id for c in part],
+                embeddings=embeddings[i : i + self._batch].tolist(),
+                documents=[c.text for c in part],
+                metadatas=[_chunk_metadata(c) for c in part],
+            )
+
+    def delete_file(self, path: str) -> None:
+        self.chunks.delete(where={"path": path})
+        self.files.delete(ids=[_file_id(path)])
+
+    def delete_chunks_of(self, path: str) -> None:
+        self.chunks.delete(where={"path": path})
+
+    def put_file(self, record: FileRecord) -> None:
+        self.files.upsert(
+            ids=[_file_id(record.path)],
+            embeddings=[[0.0]],  # file records are looked up by id, never by vector
+            documents=[record.title],
+            metadatas=[record.__dict__],
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+    def file_records(self) -> dict[str, FileRecord]:
+        got = self.files.get(include=["metadatas"])
+        return {
+            str(m["path"]): FileRecord(**{k: m[k] for k in FileRecord.__dataclass_fields__})
+            for m in got["metadatas"] or []
+        }
+
+    def count(self) -> int:
+        return int(self.chunks.count())
+
+    def query(self, embedding: np.ndarray, n: int) -> list[StoredHit]:
+        if n <= 0 or self.count() == 0:
+            return []
+        res = self.chunks.query(
+            query_embeddings=[embedding.tolist()],
+            n_results=n,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            StoredHit(_chunk_from(i, d, m), float(dist))
+            for i, d, m, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def iter_chunks(self, page: int = 5000) -> Iterator[Chunk]:
+        """Every stored chunk, paged so memory stays flat on large corpora."""
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            for i, d, m in zip(ids, got["documents"], got["metadatas"], strict=True):
+                yield _chunk_from(i, d, m)
+            offset += len(ids)
+
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        if not ids:
+            return []
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: _chunk_from(i, d, m)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    def version(self) -> tuple[int, str]:
+        """Changes whenever chunks are added or removed; used to refresh the BM25 index."""
+        records = self.file_records()
+        digest = "".join(sorted(r.path + r.file_sha256 for r in records.values()))
+        return self.count(), hashlib.sha256(digest.encode()).hexdigest()
+
+
+def _file_id(path: str) -> str:
+    return hashlib.sha256(path.encode()).hexdigest()[:32]

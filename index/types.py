@@ -1,0 +1,55 @@
+"""Plain data objects shared by loading, chunking and storing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range [start, end) into an article's text."""
+
+    start: int
+    end: int
+
+
+@dataclass
+class Article:
+    """A loaded article: its text, the spans that are article body, and metadata.
+
+    `text` is what citations point into. For .txt/.md it is the decoded file itself, so
+    offsets are offsets into the file. For .html and .pdf it is the visible text extracted
+    from the file (markup and PDF operators have no readable character stream to point into).
+    """
+
+    path: str
+    source: str  # file name, as shown in citations
+    text: str
+    body: list[Span]  # runs of text that are the article, boilerplate excluded
+    title: str = ""
+    outlet: str = ""
+    published: str = ""  # ISO 8601 date or datetime, "" when unknown
+    file_sha256: str = ""
+    kind: str = "txt"
+
+    def body_text(self) -> str:
+        return "\n\n".join(self.text[s.start : s.end] for s in self.body)
+
+
+@dataclass
+class Chunk:
+    """A piece of an article that is embedded and retrieved as one unit."""
+
+    id: str
+    source: str
+    path: str
+    text: str  # always equals article.text[start:end]
+    start: int
+    end: int
+    title: str = ""
+    outlet: str = ""
+    published: str = ""
+    file_sha256: str = ""
+    # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
+    sentences: list[Span] = field(default_factory=list)
+    sentence_texts: list[str] = field(default_factory=list)

@@ -1,0 +1,136 @@
+"""`qa` command line: index, ask, chat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from index.errors import UserError
+from qa.assistant import Assistant, Conversation
+from qa.settings import Settings
+from qa.types import Answer
+
+
+def _print_answer(answer: Answer, file=sys.stdout) -> None:
+    print(answer.text, file=file)
+    for n, c in enumerate(answer.citations, 1):
+        meta = ", ".join(x for x in (c.title, c.published[:10]) if x)
+        print(f"  [{n}] {c.source} ({meta}) chars {c.start}-{c.end}", file=file)
+        print(f"      \"{c.quote}\"", file=file)
+
+
+def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
+    paths = args.paths or [str(assistant.settings.default_corpus)]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing and len(missing) == len(paths):
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
+    report = assistant.index(paths, progress=not args.quiet)
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{report.summary()} (collection {assistant.settings.collection!r})")
+    if not (report.added or report.updated or report.unchanged) and report.skipped:
+        return 1
+    return 0
+
+
+def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    assistant.ensure_indexed(progress=not args.json)
+    if args.json:
+        answer = assistant.ask(args.question)
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    answer = None
+    for event in assistant.stream(args.question):
+        if isinstance(event, Answer):
+            answer = event
+        else:
+            print(event, end="", flush=True, file=sys.stderr)
+    print(file=sys.stderr)
+    assert answer is not None
+    _print_answer(answer)
+    return 0
+
+
+def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
+    assistant.ensure_indexed(progress=True)
+    chat = Conversation(assistant)
+    print("Ask about the indexed articles. Empty line or Ctrl-D to quit.")
+    while True:
+        try:
+            question = input("\nyou> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question.strip():
+            return 0
+        try:
+            print("bot> ", end="", flush=True)
+            answer = None
+            for event in chat.stream(question):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    print(event, end="", flush=True)
+            print("\n")
+            assert answer is not None
+            _print_answer(answer)
+        except UserError as exc:
+            print(f"\nerror: {exc}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Ask questions about news articles; answers cite their sources."
+    )
+    parser.add_argument("--collection", help="Chroma collection (QA_COLLECTION)")
+    parser.add_argument("--top-k", type=int, help="chunks to retrieve (QA_TOP_K)")
+    parser.add_argument("--model", help="LLM model name or .gguf path (QA_LLM_MODEL)")
+    parser.add_argument("--backend", choices=["llama_cpp", "openai", "fake"], help="QA_LLM_BACKEND")
+    parser.add_argument("--chroma-url", help="Chroma server URL (QA_CHROMA_URL)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="index article files or folders (default: seeds/)")
+    p_index.add_argument("paths", nargs="*")
+    p_index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p_ask = sub.add_parser("ask", help="answer one question")
+    p_ask.add_argument("question")
+    p_ask.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser("chat", help="a conversation in the terminal")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "collection": args.collection,
+        "top_k": args.top_k,
+        "llm_model": args.model,
+        "llm_backend": args.backend,
+        "chroma_url": args.chroma_url,
+    }
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        assistant = Assistant(settings_from_args(args))
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat}[args.command]
+        return handler(assistant, args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # settings validation (pydantic) and similar
+        print(f"error: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Pick the few sentences the LLM should read.
+
+Small models answer better from a handful of relevant sentences than from whole chunks, and
+shorter prompts give a faster first token. Each retrieved chunk is split into its stored
+sentences; each sentence is scored against the question by embedding cosine plus a share of
+the question's content words it contains; the best few become the numbered sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.types import Chunk, Span
+from qa.retrieval import Hit
+from qa.text import content_words
+
+LEXICAL_BONUS = 0.3
+
+
+@dataclass
+class Evidence:
+    chunk: Chunk
+    span: Span  # offsets into the article
+    text: str
+    relevance: float  # question-sentence cosine (used for the abstention gate)
+    score: float  # ranking score
+    vector: np.ndarray
+
+
+def select_evidence(
+    question: str,
+    question_vector: np.ndarray,
+    hits: list[Hit],
+    embedder: Embedder,
+    limit: int,
+) -> list[Evidence]:
+    seen: set[tuple[str, int]] = set()
+    candidates: list[tuple[Chunk, Span, str]] = []
+    for hit in hits:
+        for span, text in zip(hit.chunk.sentences, hit.chunk.sentence_texts, strict=True):
+            key = (hit.chunk.path, span.start)
+            if key not in seen and len(text.split()) >= 3:
+                seen.add(key)
+                candidates.append((hit.chunk, span, text))
+    if not candidates:
+        return []
+    vectors = embedder.embed([text for _, _, text in candidates])
+    cosines = vectors @ question_vector
+    q_words = content_words(question)
+    scored = []
+    for (chunk, span, text), vector, cos in zip(candidates, vectors, cosines, strict=True):
+        overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0
+        scored.append(
+            Evidence(chunk, span, text, float(cos), float(cos) + LEXICAL_BONUS * overlap, vector)
+        )
+    scored.sort(key=lambda e: e.score, reverse=True)
+    return scored[:limit]

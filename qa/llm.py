@@ -1,0 +1,186 @@
+"""Language-model backends behind one small interface.
+
+- llama_cpp: a packaged GGUF model run in-process with llama-cpp-python (offline default).
+- openai: any OpenAI-compatible chat-completions server (Ollama, vLLM, llama.cpp server,
+  hosted APIs); key read from an environment variable.
+- fake: a deterministic extractive stand-in for fast tests, registered like the others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import httpx
+
+from index.errors import UserError
+from qa.settings import Settings
+
+Message = dict[str, str]
+
+
+class LLMError(UserError):
+    """The model could not produce an answer; the message says why."""
+
+
+class LLM(Protocol):
+    name: str
+
+    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+        """Yield pieces of the assistant's reply as they are generated."""
+        ...
+
+
+class LlamaCppLLM:
+    """A GGUF model loaded once and kept warm; llama.cpp reuses the KV cache of the shared
+    prompt prefix (system prompt) between calls."""
+
+    def __init__(self, settings: Settings) -> None:
+        from llama_cpp import Llama
+
+        from qa.model_files import resolve_model_path
+
+        path = resolve_model_path(settings.llm_model, settings.home)
+        self.name = settings.llm_model
+        self.temperature = settings.temperature
+        try:
+            self.model = Llama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads or os.cpu_count() or 2,
+                n_batch=512,
+                verbose=False,
+                seed=0,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise LLMError(f"cannot load model file {path}: {exc}") from exc
+
+    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+        try:
+            stream = self.model.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                stop=stop or None,
+                stream=True,
+            )
+            for part in stream:
+                delta = part["choices"][0]["delta"].get("content")  # type: ignore[index]
+                if delta:
+                    yield delta
+        except ValueError as exc:  # e.g. prompt longer than the context window
+            raise LLMError(f"the local model failed: {exc}") from exc
+
+
+class OpenAICompatibleLLM:
+    """Chat completions over HTTP with streaming (server-sent events) and bounded retries."""
+
+    def __init__(self, settings: Settings, retries: int = 2) -> None:
+        self.name = settings.llm_model
+        self.base_url = settings.openai_base_url.rstrip("/")
+        self.key = os.environ.get(settings.openai_api_key_env, "")
+        self.temperature = settings.temperature
+        self.timeout = settings.request_timeout_s
+        self.retries = retries
+
+    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+        body = {
+            "model": self.name,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": self.temperature,
+            "stream": True,
+        }
+        if stop:
+            body["stop"] = stop
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        url = f"{self.base_url}/chat/completions"
+        for attempt in range(self.retries + 1):
+            started = False
+            try:
+                with httpx.stream("POST", url, json=body, headers=headers, timeout=self.timeout) as r:
+                    if r.status_code >= 400:
+                        r.read()
+                        raise LLMError(
+                            f"the LLM server at {self.base_url} answered HTTP {r.status_code}: "
+                            f"{r.text[:200]}"
+                        )
+                    for line in r.iter_lines():
+                        piece = _sse_content(line)
+                        if piece is None:
+                            continue
+                        started = True
+                        yield piece
+                return
+            except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+                if started or attempt == self.retries:
+                    raise LLMError(
+                        f"cannot reach the LLM server at {self.base_url} "
+                        f"({exc.__class__.__name__}); is it running?"
+                    ) from exc
+                time.sleep(0.5 * (attempt + 1))
+
+
+def _sse_content(line: str) -> str | None:
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if not data or data == "[DONE]":
+        return None
+    try:
+        event = json.loads(data)
+        return event["choices"][0].get("delta", {}).get("content") or None
+    except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        raise LLMError(f"the LLM server sent something that is not a chat completion: {data[:80]}") from exc
+
+
+_SOURCE_LINE = re.compile(r"^\[(\d+)\][^\n]*?\n?(.+)$", re.MULTILINE)
+
+
+class FakeLLM:
+    """Copies the numbered source that shares most words with the question and cites it.
+
+    Deterministic and instant: for unit tests of retrieval, citation and abstention wiring."""
+
+    name = "fake"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.calls: list[list[Message]] = []
+
+    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+        self.calls.append(messages)
+        prompt = messages[-1]["content"]
+        if "Follow-up question:" in prompt:
+            yield prompt.rsplit("Follow-up question:", 1)[1].split("\n")[0].strip()
+            return
+        question = prompt.rsplit("Question:", 1)[-1].lower()
+        q_words = set(re.findall(r"\w+", question))
+        best, best_n = "", 0
+        for block in prompt.split("\n[")[1:]:
+            number, _, rest = block.partition("]")
+            text = rest.split("\n", 1)[-1].strip() if "\n" in rest else rest.strip()
+            overlap = len(q_words & set(re.findall(r"\w+", text.lower())))
+            if overlap > best_n:
+                best, best_n = f"{text} [{number}]", overlap
+        reply = best or "NOT IN ARTICLES"
+        for word in reply.split(" "):
+            yield word + " "
+
+
+LLM_BACKENDS: dict[str, Callable[[Settings], LLM]] = {
+    "llama_cpp": LlamaCppLLM,
+    "openai": OpenAICompatibleLLM,
+    "fake": FakeLLM,
+}
+
+
+def make_llm(settings: Settings) -> LLM:
+    try:
+        factory = LLM_BACKENDS[settings.llm_backend]
+    except KeyError:
+        raise LLMError(f"unknown LLM backend {settings.llm_backend!r}") from None
+    return factory(settings)

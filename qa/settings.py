@@ -1,0 +1,124 @@
+"""One typed settings object for every knob; read from `QA_*` environment variables."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("newsqa", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything that changes behaviour lives here, so an answer can be traced to its settings."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore", validate_default=True)
+
+    # --- storage ---------------------------------------------------------------------------
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Data directory: Chroma store, assembled model files, locks.",
+    )
+    collection: str = Field(
+        default="seeds",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$",
+        description="Chroma collection (one per corpus).",
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description="Chroma server URL (http://host:port). Unset: embedded on-disk store in home.",
+    )
+    default_corpus: Path = Field(
+        default=SEEDS_DIR, description="Folder indexed on first use when the collection is empty."
+    )
+
+    # --- embedding and chunking -------------------------------------------------------------
+    embedder: str = Field(
+        default="minilm",
+        description="'minilm' (packaged all-MiniLM-L6-v2), a local sentence-transformers path, "
+        "or 'hash' (fast deterministic test embedder, no semantics).",
+    )
+    embed_batch_size: int = Field(default=32, ge=1, le=1024, description="Texts per embed call.")
+    chunk_words: int = Field(
+        default=90,
+        ge=20,
+        le=400,
+        description="Target words per chunk; MiniLM reads only 256 word pieces, so keep it short.",
+    )
+    chunk_overlap_sentences: int = Field(
+        default=1, ge=0, le=5, description="Sentences repeated between neighbouring chunks."
+    )
+    max_file_mb: float = Field(default=50.0, gt=0, description="Files larger than this are skipped.")
+
+    # --- retrieval ----------------------------------------------------------------------------
+    top_k: int = Field(default=5, ge=1, le=50, description="Chunks kept after hybrid fusion.")
+    hybrid: bool = Field(default=True, description="Fuse BM25 with dense retrieval (else dense only).")
+    candidates: int = Field(
+        default=20, ge=1, le=500, description="Candidates taken from each retriever before fusion."
+    )
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal-rank-fusion constant.")
+    evidence_sentences: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Sentences shown to the LLM as numbered sources; small models read few well.",
+    )
+    min_relevance: float = Field(
+        default=0.30,
+        ge=-1.0,
+        le=1.0,
+        description="Abstain without asking the LLM when the best question-sentence cosine is "
+        "below this.",
+    )
+    min_support: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="An answer sentence is kept only if its best source supports it at least this "
+        "much (see qa/support.py).",
+    )
+
+    # --- generation --------------------------------------------------------------------------
+    llm_backend: Literal["llama_cpp", "openai", "fake"] = Field(
+        default="llama_cpp",
+        description="'llama_cpp' (packaged GGUF, offline), 'openai' (any OpenAI-compatible server) "
+        "or 'fake' (tests).",
+    )
+    llm_model: str = Field(
+        default="qwen2.5-coder-0.5b",
+        description="For llama_cpp: a packaged model name (see qa/model_files.py) or a .gguf path. "
+        "For openai: the model name the server expects.",
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible API."
+    )
+    openai_api_key_env: str = Field(
+        default="OPENAI_API_KEY", description="Environment variable that holds the API key."
+    )
+    request_timeout_s: float = Field(default=120.0, gt=0, description="LLM/server request timeout.")
+    max_answer_tokens: int = Field(default=96, ge=8, le=2048, description="Generation cap.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads (None: all).")
+    n_ctx: int = Field(default=2048, ge=512, le=32768, description="llama.cpp context window.")
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longer questions are refused with a clear message."
+    )
+    rewrite_followups: bool = Field(
+        default=True, description="Rewrite follow-up questions into stand-alone ones."
+    )
+
+    def fingerprint(self) -> str:
+        """Short hash of the settings that shape an answer (paths excluded)."""
+        data = self.model_dump(mode="json", exclude={"home", "default_corpus", "chroma_url"})
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""The Gradio chat page (built on the public `qa` API)."""
