@@ -133,7 +133,9 @@ def article_body(text: str, blocks: list[Span] | None = None) -> list[Span]:
         kept = [b.span for b in classified if b.kind != "bad"] or unique
         return merge_paragraph_lines(text, kept)
     best = max(mass(c) for c in clusters)
-    kept = sorted((b.span for c in clusters if mass(c) >= best / 2 for b in c), key=lambda s: s.start)
+    kept = sorted(
+        (b.span for c in clusters if mass(c) >= best / 2 for b in c), key=lambda s: s.start
+    )
     return merge_paragraph_lines(text, kept)
 
 
@@ -141,9 +143,11 @@ def merge_paragraph_lines(text: str, spans: list[Span]) -> list[Span]:
     """Join kept spans separated only by a single line break (one wrapped paragraph)."""
     merged: list[Span] = []
     for span in spans:
-        if merged and text[merged[-1].end : span.start].count("\n") <= 1 and not text[
-            merged[-1].end : span.start
-        ].strip():
+        if (
+            merged
+            and text[merged[-1].end : span.start].count("\n") <= 1
+            and not text[merged[-1].end : span.start].strip()
+        ):
             merged[-1] = Span(merged[-1].start, span.end)
         else:
             merged.append(span)

@@ -33,8 +33,9 @@ class SentenceTransformerEmbedder:
         self.model = SentenceTransformer(model_path, device="cpu")
         self.name = name
         self.batch_size = batch_size
-        get_dim = getattr(self.model, "get_embedding_dimension", None) or getattr(
-            self.model, "get_sentence_embedding_dimension"
+        get_dim = (  # renamed in sentence-transformers 5
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
         )
         self.dimension = int(get_dim() or 0)
 
@@ -98,7 +99,9 @@ def make_embedder(name: str, batch_size: int = 32) -> Embedder:
     if name in EMBEDDERS:
         return EMBEDDERS[name](batch_size)
     if os.path.isdir(name):
-        return SentenceTransformerEmbedder(name, name=os.path.basename(name.rstrip("/")), batch_size=batch_size)
+        return SentenceTransformerEmbedder(
+            name, name=os.path.basename(name.rstrip("/")), batch_size=batch_size
+        )
     raise ValueError(
         f"unknown embedder {name!r}: use one of {sorted(EMBEDDERS)} or a local model folder"
     )

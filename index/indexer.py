@@ -80,10 +80,10 @@ def index_paths(
     # Files that were indexed from one of these folders and are gone now.
     for folder in (p.resolve() for p in paths if p.is_dir()):
         for stored_path in records:
-            if Path(stored_path).is_relative_to(folder) and stored_path not in present:
-                if not Path(stored_path).exists():
-                    store.delete_file(stored_path)
-                    report.removed.append(Path(stored_path).name)
+            gone = stored_path not in present and not Path(stored_path).exists()
+            if gone and Path(stored_path).is_relative_to(folder):
+                store.delete_file(stored_path)
+                report.removed.append(Path(stored_path).name)
 
     pending: list[tuple[Article, list[Chunk], bool]] = []
     bar = tqdm(files, desc="indexing", unit="file", disable=not progress, leave=False)
@@ -128,7 +128,9 @@ def _flush(
         return
     texts = [_embedding_text(c) for _, chunks, _ in pending for c in chunks]
     vectors = (
-        np.concatenate([embedder.embed(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+        np.concatenate(
+            [embedder.embed(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+        )
         if texts
         else np.zeros((0, embedder.dimension), dtype=np.float32)
     )

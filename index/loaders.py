@@ -114,7 +114,7 @@ def load_article(path: str | os.PathLike[str], max_bytes: int = 50 * 1024 * 1024
         size = path.stat().st_size
         if size > max_bytes:
             raise LoadError(
-                f"{path.name}: {size / 1e6:.1f} MB is larger than the {max_bytes / 1e6:.0f} MB limit"
+                f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit"
             )
         data = path.read_bytes()
     except FileNotFoundError as exc:

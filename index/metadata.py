@@ -43,7 +43,9 @@ _DATE_PATTERNS = [
     ),
     # 23 April 2019
     re.compile(
-        r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(?P<year>(?:19|20)\d{2})"
+        r"(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+"
+        + _MONTH_RE
+        + r",?\s+(?P<year>(?:19|20)\d{2})"
         + _TIME_RE,
         re.IGNORECASE,
     ),

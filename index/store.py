@@ -93,7 +93,9 @@ def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "published": chunk.published,
         "file_sha256": chunk.file_sha256,
         # Chroma metadata holds scalars only, so sentence spans travel as JSON.
-        "sentences": json.dumps([[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]),
+        "sentences": json.dumps(
+            [[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]
+        ),
     }
 
 
@@ -127,7 +129,11 @@ class ChunkStore:
         try:
             self.chunks = client.get_or_create_collection(
                 collection,
-                metadata={"hnsw:space": "cosine", "embedder": embedder_name, "dimension": dimension},
+                metadata={
+                    "hnsw:space": "cosine",
+                    "embedder": embedder_name,
+                    "dimension": dimension,
+                },
                 embedding_function=None,
             )
             self.files = client.get_or_create_collection(
@@ -191,7 +197,10 @@ class ChunkStore:
         return [
             StoredHit(_chunk_from(i, d, m), float(dist))
             for i, d, m, dist in zip(
-                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0],
+                res["ids"][0],
+                res["documents"][0],
+                res["metadatas"][0],
+                res["distances"][0],
                 strict=True,
             )
         ]

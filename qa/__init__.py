@@ -1,7 +1,7 @@
 """Question answering over news articles with verified citations.
 
-    from qa import Assistant, Settings
-    answer = Assistant(Settings()).ask("Who accompanied Kim at the extended talks?")
+from qa import Assistant, Settings
+answer = Assistant(Settings()).ask("Who accompanied Kim at the extended talks?")
 """
 
 from index.errors import UserError

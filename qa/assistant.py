@@ -7,7 +7,6 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-
 from index.embedding import Embedder, make_embedder
 from index.errors import UserError
 from index.indexer import IndexReport, index_paths
@@ -136,14 +135,19 @@ class Assistant:
         question = clean_question(question, s.max_question_chars)
         timings: dict[str, float] = {}
 
-        query = question
+        query = search = question
         if s.rewrite_followups and history:
             query = standalone_question(question, list(history), self.llm)
             timings["rewrite"] = time.perf_counter() - t0
+            if query != question:
+                # A small model's rewrite can drop context ("at the extended talks"); the
+                # previous question keeps retrieval near the passages the talk is about.
+                search = f"{query} {history[-1][0]}"
 
         t_retrieve = time.perf_counter()
         qvec = self.embedder.embed([query])[0]
-        hits = self.retriever.retrieve(query, s.top_k, query_vector=qvec)
+        svec = qvec if search == query else self.embedder.embed([search])[0]
+        hits = self.retriever.retrieve(search, s.top_k, query_vector=svec)
         evidence = select_evidence(query, qvec, hits, self.embedder, s.evidence_sentences)
         timings["retrieve"] = time.perf_counter() - t_retrieve
         retrieved = _retrieved_sources(hits)
@@ -174,7 +178,9 @@ class Assistant:
         pieces: list[str] = []
         t_gen = time.perf_counter()
         for piece in self.llm.stream_chat(
-            answer_messages(query, evidence), max_tokens=s.max_answer_tokens, stop=["\n\n", "Question:"]
+            answer_messages(query, evidence),
+            max_tokens=s.max_answer_tokens,
+            stop=["\n\n", "Question:"],
         ):
             if not pieces:
                 timings["ttft"] = time.perf_counter() - t0
@@ -208,7 +214,9 @@ class Conversation:
     def stream(self, question: str) -> Iterator[str | Answer]:
         for event in self.assistant.stream(question, self.history):
             if isinstance(event, Answer):
-                self.history = [*self.history, (event.standalone_question, event.text)][-self.max_turns :]
+                self.history = [*self.history, (event.standalone_question, event.text)][
+                    -self.max_turns :
+                ]
             yield event
 
     def ask(self, question: str) -> Answer:

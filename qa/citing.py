@@ -75,7 +75,9 @@ def verify_reply(
         return VerifiedAnswer("", [], True)
     reply = reply.strip()
     sentences = [reply[s.start : s.end] for s in split_sentences(reply)]
-    claims = [(_strip_markers(s), [n for n in _markers(s) if 1 <= n <= len(evidence)]) for s in sentences]
+    claims = [
+        (_strip_markers(s), [n for n in _markers(s) if 1 <= n <= len(evidence)]) for s in sentences
+    ]
 
     # A reply of bare markers ("[1]") points at a source: let that source's sentence answer.
     if claims and all(not c for c, _ in claims):
@@ -103,13 +105,17 @@ def verify_reply(
             kept.append((claim, [(evidence[chosen], scores[chosen])]))
             continue
         # A sentence may combine facts from two sources.
-        second = max((i for i in range(len(evidence)) if i != best), key=lambda i: scores[i], default=None)
+        second = max(
+            (i for i in range(len(evidence)) if i != best), key=lambda i: scores[i], default=None
+        )
         if second is not None:
             joint = evidence[best].text + " " + evidence[second].text
             joint_lex = lexical_support(claim, joint, question)
             joint_score = support_score(joint_lex, max(scores[best], scores[second]))
             if joint_lex >= 0.99 and joint_score >= min_support:
-                kept.append((claim, [(evidence[best], scores[best]), (evidence[second], scores[second])]))
+                kept.append(
+                    (claim, [(evidence[best], scores[best]), (evidence[second], scores[second])])
+                )
                 continue
         unsupported.append(claim)
 

@@ -19,7 +19,7 @@ def _print_answer(answer: Answer, file=sys.stdout) -> None:
     for n, c in enumerate(answer.citations, 1):
         meta = ", ".join(x for x in (c.title, c.published[:10]) if x)
         print(f"  [{n}] {c.source} ({meta}) chars {c.start}-{c.end}", file=file)
-        print(f"      \"{c.quote}\"", file=file)
+        print(f'      "{c.quote}"', file=file)
 
 
 def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:

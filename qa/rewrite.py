@@ -27,6 +27,8 @@ def standalone_question(question: str, history: list[tuple[str, str]], llm: LLM)
     rewritten = " ".join("".join(pieces).split()).strip(" \"'")
     # A rewrite must be a plausible question of sane length, or we fall back to adding the
     # previous question's words, which still steers retrieval to the right passages.
-    if 3 <= len(rewritten) <= 3 * len(question) + 120 and not rewritten.upper().startswith("NOT IN"):
+    if 3 <= len(rewritten) <= 3 * len(question) + 120 and not rewritten.upper().startswith(
+        "NOT IN"
+    ):
         return rewritten
     return f"{history[-1][0]} {question}"

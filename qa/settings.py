@@ -58,11 +58,15 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = Field(
         default=1, ge=0, le=5, description="Sentences repeated between neighbouring chunks."
     )
-    max_file_mb: float = Field(default=50.0, gt=0, description="Files larger than this are skipped.")
+    max_file_mb: float = Field(
+        default=50.0, gt=0, description="Files larger than this are skipped."
+    )
 
     # --- retrieval ----------------------------------------------------------------------------
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks kept after hybrid fusion.")
-    hybrid: bool = Field(default=True, description="Fuse BM25 with dense retrieval (else dense only).")
+    hybrid: bool = Field(
+        default=True, description="Fuse BM25 with dense retrieval (else dense only)."
+    )
     candidates: int = Field(
         default=20, ge=1, le=500, description="Candidates taken from each retriever before fusion."
     )

@@ -48,8 +48,11 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [
-                {k: v for k, v in asdict(c).items() if k in
-                 ("source", "title", "published", "quote", "start", "end")}
+                {
+                    k: v
+                    for k, v in asdict(c).items()
+                    if k in ("source", "title", "published", "quote", "start", "end")
+                }
                 for c in self.citations
             ],  # fmt: skip
             "retrieved": [{"source": r.source, "score": round(r.score, 4)} for r in self.retrieved],
