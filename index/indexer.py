@@ -63,11 +63,11 @@ def index_paths(
 ) -> IndexReport:
     report = IndexReport()
     records = store.file_records()
-    paths = [Path(p) for p in paths]
+    roots = [Path(p) for p in paths]
     by_sha = {r.file_sha256: r.path for r in records.values()}
 
     files: list[Path] = []
-    for path in paths:
+    for path in roots:
         if not path.exists():
             report.skipped.append((str(path), "no such file or folder"))
         elif path.is_dir():
@@ -78,7 +78,7 @@ def index_paths(
     present = {str(f) for f in files}
 
     # Files that were indexed from one of these folders and are gone now.
-    for folder in (p.resolve() for p in paths if p.is_dir()):
+    for folder in (p.resolve() for p in roots if p.is_dir()):
         for stored_path in records:
             gone = stored_path not in present and not Path(stored_path).exists()
             if gone and Path(stored_path).is_relative_to(folder):

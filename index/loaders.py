@@ -89,7 +89,7 @@ def _pdf_article(path: Path, data: bytes, sha: str) -> Article:
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError(f"{path.name}: the PDF is encrypted; export an unlocked copy")
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info: dict[str, object] = dict(reader.metadata or {})
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:

@@ -32,7 +32,7 @@ class VerifiedAnswer:
 
 
 def _markers(sentence: str) -> list[int]:
-    found = []
+    found: list[int] = []
     for m in _MARKER.finditer(sentence):
         found.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
     found.extend(int(m.group(1)) for m in _LOOSE_MARKER.finditer(sentence))

@@ -39,10 +39,9 @@ def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
 def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
     assistant.ensure_indexed(progress=not args.json)
     if args.json:
-        answer = assistant.ask(args.question)
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps(assistant.ask(args.question).to_json(), ensure_ascii=False))
         return 0
-    answer = None
+    answer: Answer | None = None
     for event in assistant.stream(args.question):
         if isinstance(event, Answer):
             answer = event
@@ -68,7 +67,7 @@ def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
             return 0
         try:
             print("bot> ", end="", flush=True)
-            answer = None
+            answer: Answer | None = None
             for event in chat.stream(question):
                 if isinstance(event, Answer):
                     answer = event

@@ -72,9 +72,10 @@ class LlamaCppLLM:
                 stream=True,
             )
             for part in stream:
-                delta = part["choices"][0]["delta"].get("content")  # type: ignore[index]
-                if delta:
-                    yield delta
+                delta: dict = part["choices"][0]["delta"]  # type: ignore[index,assignment]
+                content = delta.get("content")
+                if content:
+                    yield str(content)
         except ValueError as exc:  # e.g. prompt longer than the context window
             raise LLMError(f"the local model failed: {exc}") from exc
 
