@@ -8,8 +8,10 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from index.errors import UserError
-from qa.assistant import Assistant, Conversation
+from qa.assistant import Assistant, Conversation, clean_question
 from qa.settings import Settings
 from qa.types import Answer
 
@@ -37,6 +39,7 @@ def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    clean_question(args.question, assistant.settings.max_question_chars)  # fail before indexing
     assistant.ensure_indexed(progress=not args.json)
     if args.json:
         print(json.dumps(assistant.ask(args.question).to_json(), ensure_ascii=False))
@@ -123,8 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # settings validation (pydantic) and similar
-        print(f"error: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        print(f"error: bad setting: {problems}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
