@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.sentences import is_blank
 from index.stopwords import STOPWORDS
 from index.types import Span
 
@@ -54,9 +55,9 @@ def split_blocks(text: str, start: int = 0, end: int | None = None) -> list[Span
     for brk in [*_LINE_BREAK.finditer(text, start, end), None]:
         stop = brk.start() if brk else end
         s, e = cursor, stop
-        while s < e and text[s].isspace():
+        while s < e and is_blank(text[s]):
             s += 1
-        while e > s and text[e - 1].isspace():
+        while e > s and is_blank(text[e - 1]):
             e -= 1
         if e > s:
             spans.append(Span(s, e))

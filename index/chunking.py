@@ -18,9 +18,9 @@ _WORD = re.compile(r"\S+")
 _MAX_SENTENCE_FACTOR = 2
 
 
-def chunk_id(source: str, start: int, text: str) -> str:
+def chunk_id(path: str, start: int, text: str) -> str:
     """Content hash: the same text at the same place in the same file gets the same id."""
-    return hashlib.sha256(f"{source}\x00{start}\x00{text}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{path}\x00{start}\x00{text}".encode()).hexdigest()[:32]
 
 
 def _cut_long(text: str, span: Span, max_words: int) -> list[Span]:
@@ -74,7 +74,7 @@ def chunk_article(article: Article, chunk_words: int = 90, overlap: int = 1) -> 
             text = article.text[start:end]
             chunks.append(
                 Chunk(
-                    id=chunk_id(article.source, start, text),
+                    id=chunk_id(article.path, start, text),
                     source=article.source,
                     path=article.path,
                     text=text,

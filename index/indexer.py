@@ -94,19 +94,22 @@ def index_paths(
         if known and sha and known.file_sha256 == sha:
             report.unchanged.append(path.name)
             continue
+        if known:
+            # The file changed: its old content must not stay searchable, whatever happens next.
+            store.delete_file(key)
+            if by_sha.get(known.file_sha256) == key:
+                del by_sha[known.file_sha256]
         twin = by_sha.get(sha or "")
         if twin and twin != key and Path(twin).exists():
             report.skipped.append((path.name, f"same content as {Path(twin).name}"))
             continue
         try:
-            article = load_article(path, max_bytes=int(max_file_mb * 1024 * 1024))
+            article = load_article(path, max_bytes=int(max_file_mb * 1_000_000))
         except LoadError as exc:
             report.skipped.append((path.name, str(exc).removeprefix(f"{path.name}: ")))
             continue
         article.path = key
         chunks = chunk_article(article, chunk_words=chunk_words, overlap=overlap)
-        for c in chunks:
-            c.path = key
         pending.append((article, chunks, known is not None))
         by_sha[article.file_sha256] = key
         # Embed in groups so memory stays flat and progress is saved as we go.

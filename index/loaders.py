@@ -6,6 +6,7 @@ with the rest of the batch.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
@@ -39,12 +40,28 @@ def looks_binary(data: bytes) -> bool:
     return bool(sample) and controls / len(sample) > 0.05
 
 
+_UTF16_32_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 first (with or without BOM); otherwise the best detected encoding."""
+    """UTF-8 first; otherwise the best detected encoding.
+
+    A UTF-8 byte-order mark is kept as a character so offsets match `open(file).read()`."""
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    for bom, encoding in _UTF16_32_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
     guess = from_bytes(data).best()
     if guess is None or guess.encoding is None:
         raise LoadError(f"{name}: cannot tell the text encoding; save it as UTF-8")
@@ -82,7 +99,7 @@ def _html_article(path: Path, data: bytes, sha: str) -> Article:
 
 def _pdf_article(path: Path, data: bytes, sha: str) -> Article:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -92,7 +109,9 @@ def _pdf_article(path: Path, data: bytes, sha: str) -> Article:
         info: dict[str, object] = dict(reader.metadata or {})
     except LoadError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+    except DependencyError as exc:  # AES needs an optional crypto package
+        raise LoadError(f"{path.name}: the PDF is encrypted; export an unlocked copy") from exc
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"{path.name}: not a readable PDF ({exc.__class__.__name__})") from exc
     text = "\n\n".join(p.strip() for p in pages)
     if not text.strip():
@@ -104,7 +123,7 @@ def _pdf_article(path: Path, data: bytes, sha: str) -> Article:
     return article
 
 
-def load_article(path: str | os.PathLike[str], max_bytes: int = 50 * 1024 * 1024) -> Article:
+def load_article(path: str | os.PathLike[str], max_bytes: int = 50_000_000) -> Article:
     """Load one article file; raises LoadError with a clear message on any problem."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -114,7 +133,7 @@ def load_article(path: str | os.PathLike[str], max_bytes: int = 50 * 1024 * 1024
         size = path.stat().st_size
         if size > max_bytes:
             raise LoadError(
-                f"{path.name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit"
+                f"{path.name}: {size / 1e6:.3g} MB is over the {max_bytes / 1e6:.3g} MB limit"
             )
         data = path.read_bytes()
     except FileNotFoundError as exc:
@@ -130,7 +149,7 @@ def load_article(path: str | os.PathLike[str], max_bytes: int = 50 * 1024 * 1024
     sha = sha256_bytes(data)
     if suffix == ".pdf":
         return _pdf_article(path, data, sha)
-    if looks_binary(data):
+    if looks_binary(data) and not data.startswith(tuple(b for b, _ in _UTF16_32_BOMS)):
         raise LoadError(f"{path.name}: looks like a binary file, not text")
     if suffix in (".html", ".htm"):
         return _html_article(path, data, sha)

@@ -62,7 +62,10 @@ _LABEL_LINE = re.compile(r"^[\w ]{1,20}\s*:")
 _SIGN_OFF = re.compile(
     r"^[A-Z][\w.'’-]+(?: [A-Z][\w.'’-]+){1,3}, (?P<outlet>[A-Z][\w&.'’ -]{2,60}?)\.?$"
 )
-_COPYRIGHT = re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}\s*)?(?P<outlet>[A-Z][\w&.' -]{2,60})")
+_COPYRIGHT = re.compile(
+    r"(?:©|(?i:\(c\)|copyright))\s*(?:\d{4}\s*)?"
+    r"(?P<outlet>[A-Z][\w&' -]{0,60}?(?:\.[A-Za-z]{2,}\b)?)\s*(?=$|[.|,]|(?i:all rights))"
+)
 _WORD = re.compile(r"\w+")
 
 
@@ -72,9 +75,10 @@ def parse_date(text: str) -> str:
     for pattern in _DATE_PATTERNS:
         for m in pattern.finditer(text):
             iso = _to_iso(m)
-            if iso and (best is None or m.start() < best[0]):
-                best = (m.start(), iso)
-            break
+            if iso:
+                if best is None or m.start() < best[0]:
+                    best = (m.start(), iso)
+                break
     return best[1] if best else ""
 
 

@@ -39,10 +39,15 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return len(word) == 1 and text[word_start].isupper() and text[word_start] != "I"
 
 
+def is_blank(ch: str) -> bool:
+    """Whitespace, or a byte-order mark left at the start of a file."""
+    return ch.isspace() or ch == "\ufeff"
+
+
 def _trim(text: str, start: int, end: int) -> Span | None:
-    while start < end and text[start].isspace():
+    while start < end and is_blank(text[start]):
         start += 1
-    while end > start and text[end - 1].isspace():
+    while end > start and is_blank(text[end - 1]):
         end -= 1
     return Span(start, end) if end > start else None
 

@@ -42,7 +42,8 @@ def _markers(sentence: str) -> list[int]:
 def _strip_markers(sentence: str) -> str:
     text = _LOOSE_MARKER.sub("", _MARKER.sub("", sentence))
     text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-    return " ".join(text.split()).strip(" ,;")
+    text = re.sub(r"[,;:]+(?=[.!?]|\s*$)", "", text)
+    return " ".join(text.split()).strip(" ,;:")
 
 
 def said_not_in_articles(reply: str) -> bool:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from pydantic import ValidationError
 
@@ -16,7 +17,8 @@ from qa.settings import Settings
 from qa.types import Answer
 
 
-def _print_answer(answer: Answer, file=sys.stdout) -> None:
+def _print_answer(answer: Answer, file: TextIO | None = None) -> None:
+    file = file or sys.stdout
     print(answer.text, file=file)
     for n, c in enumerate(answer.citations, 1):
         meta = ", ".join(x for x in (c.title, c.published[:10]) if x)

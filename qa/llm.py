@@ -85,7 +85,8 @@ class OpenAICompatibleLLM:
 
     def __init__(self, settings: Settings, retries: int = 2) -> None:
         self.name = settings.llm_model
-        self.base_url = settings.openai_base_url.rstrip("/")
+        base = settings.openai_base_url.strip().rstrip("/")
+        self.base_url = base if "://" in base else f"http://{base}"
         self.key = os.environ.get(settings.openai_api_key_env, "")
         self.temperature = settings.temperature
         self.timeout = settings.request_timeout_s
@@ -124,7 +125,9 @@ class OpenAICompatibleLLM:
                         started = True
                         yield piece
                 return
-            except (httpx.ConnectError, httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+            except httpx.InvalidURL as exc:
+                raise LLMError(f"bad LLM server URL {self.base_url!r}: {exc}") from exc
+            except httpx.TransportError as exc:
                 if started or attempt == self.retries:
                     raise LLMError(
                         f"cannot reach the LLM server at {self.base_url} "

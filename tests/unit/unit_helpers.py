@@ -1,0 +1,14 @@
+"""Plain helpers shared by the unit tests (importable because tests/unit has no __init__.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+
+def seed(prefix: str) -> Path:
+    """The seed file whose name starts with `prefix` ("000", "004" ...)."""
+    (match,) = [p for p in SEED_FILES if p.name.startswith(prefix)]
+    return match
