@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from pydantic import ValidationError
@@ -85,6 +87,39 @@ def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
             print(f"\nerror: {exc}")
 
 
+def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
+    from evals.runner import format_comparison, load_summary, run_eval
+
+    if args.compare:
+        a, b = (load_summary(p) for p in args.compare)
+        print(format_comparison(a, b))
+        return 0
+    if not args.gold:
+        raise UserError("qa eval needs --gold FILE (or --compare A B)")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in Settings.model_fields:
+            raise UserError(f"--set {item!r}: use KEY=VALUE with a field of qa.Settings")
+        overrides[key] = value
+    settings = Settings.model_validate({**assistant.settings.model_dump(), **overrides})
+    corpus = args.corpus or settings.default_corpus
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("eval-runs") / stamp
+    summary = run_eval(args.gold, corpus, out, settings, args.limit, progress=not args.quiet)
+    m = summary["metrics"]
+    print(
+        f"accuracy {_pct(m.get('accuracy'))}, abstention on unanswerable "
+        f"{_pct(m.get('abstention_rate'))}, citation precision {_pct(m.get('citation_precision'))}"
+        f" over {summary['questions']} questions; report: {out / 'report.md'}"
+    )
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about news articles; answers cite their sources."
@@ -105,6 +140,23 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("--json", action="store_true", help="print one JSON object")
 
     sub.add_parser("chat", help="a conversation in the terminal")
+
+    p_eval = sub.add_parser("eval", help="score answers against gold questions")
+    p_eval.add_argument("--gold", type=Path, help="gold questions (.jsonl)")
+    p_eval.add_argument("--corpus", type=Path, help="article folder (default: seeds/)")
+    p_eval.add_argument("--out", type=Path, help="output folder (default: eval-runs/<time>)")
+    p_eval.add_argument("--limit", type=int, help="only the first N questions")
+    p_eval.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting, e.g. --set top_k=8 --set hybrid=false",
+    )
+    p_eval.add_argument(
+        "--compare", nargs=2, type=Path, metavar=("A", "B"), help="diff two summary.json files"
+    )
+    p_eval.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -123,7 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         assistant = Assistant(settings_from_args(args))
-        handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat}[args.command]
+        handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "eval": _cmd_eval}[
+            args.command
+        ]
         return handler(assistant, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,190 @@
+"""`qa eval`: answer gold questions through the public API, score them, write reports.
+
+Outputs in OUT/: predictions.jsonl (id + the `qa ask --json` fields), scores.jsonl (per
+question metrics), summary.json (all metrics overall and by type, settings and their hash,
+model, corpus size, date), report.md and chart.png.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from evals import metrics
+from evals.report import write_chart, write_report
+from index.errors import UserError
+from qa import Answer, Assistant, Settings
+
+
+class GoldFileError(UserError):
+    """The gold file cannot be read; the message says where."""
+
+
+def load_gold(path: Path) -> list[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise GoldFileError(f"cannot read gold file {path}: {exc.strerror or exc}") from exc
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise GoldFileError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+        missing = {"id", "question", "answers"} - set(row)
+        if missing:
+            raise GoldFileError(f"{path}:{number}: missing {', '.join(sorted(missing))}")
+        row.setdefault("gold_docs", [])
+        row.setdefault("type", "unknown")
+        row.setdefault("all_required", False)
+        rows.append(row)
+    if not rows:
+        raise GoldFileError(f"{path} holds no questions")
+    return rows
+
+
+def eval_collection(corpus: Path, settings: Settings) -> str:
+    """One collection per corpus and per chunking/embedder, so indexes are reused safely."""
+    key = f"{corpus.resolve()}|{settings.embedder}|{settings.chunk_words}|"
+    key += f"{settings.chunk_overlap_sentences}"
+    slug = "".join(ch if ch.isalnum() else "-" for ch in corpus.resolve().name)[:30].strip("-")
+    return f"eval-{slug or 'corpus'}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def score_record(
+    row: dict[str, Any],
+    answer: Answer,
+    corpus: Path,
+    judge: metrics.LexicalSemanticJudge,
+    cache: dict[str, Any],
+    top_k: int,
+) -> dict[str, Any]:
+    pred = answer.to_json()
+    cited = [c["source"] for c in pred["citations"]]
+    retrieved = [r["source"] for r in pred["retrieved"]]
+    support = (
+        metrics.citation_support(pred["answer"], pred["citations"], answer.question, judge)
+        if not answer.abstained
+        else {"sentence_support": None, "citation_needed": None}
+    )
+    quotes = [metrics.quote_valid(c, corpus, cache) for c in pred["citations"]]
+    precision, recall = metrics.citation_doc_precision_recall(cited, row["gold_docs"])
+    answerable = bool(row["answers"])
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "answers": row["answers"],
+        "gold_docs": row["gold_docs"],
+        "all_required": row.get("all_required", False),
+        "forbidden": row.get("forbidden", []),
+        **pred,
+        "correct": (
+            metrics.answer_correct(pred["answer"], row["answers"], row.get("all_required", False))
+            and not answer.abstained
+            if answerable
+            else None
+        ),
+        "f1": metrics.token_f1(pred["answer"], row["answers"]) if answerable else None,
+        "quote_valid_share": sum(quotes) / len(quotes) if quotes else None,
+        "citation_precision": precision,
+        "citation_recall": recall,
+        **support,
+        "retrieval": metrics.retrieval_metrics(retrieved, row["gold_docs"], top_k),
+    }
+
+
+def run_eval(
+    gold: Path,
+    corpus: Path,
+    out: Path,
+    settings: Settings,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    if not corpus.is_dir():
+        raise UserError(f"corpus folder {corpus} does not exist")
+    rows = load_gold(gold)[: limit or None]
+    settings = settings.model_copy(
+        update={"collection": eval_collection(corpus, settings), "default_corpus": corpus}
+    )
+    assistant = Assistant(settings)
+    index_report = assistant.index([corpus], progress=progress)
+    judge = metrics.LexicalSemanticJudge(assistant.embedder, threshold=settings.min_support)
+
+    out.mkdir(parents=True, exist_ok=True)
+    cache: dict[str, Any] = {}
+    turns: dict[str, tuple[str, str]] = {}  # id -> (standalone question, answer) for follow-ups
+    records = []
+    with (out / "predictions.jsonl").open("w", encoding="utf-8") as preds:
+        for row in tqdm(rows, desc="evaluating", unit="q", disable=not progress):
+            parent = row.get("follow_up_of")
+            history = [turns[parent]] if parent in turns else []
+            answer = assistant.ask(row["question"], history)
+            turns[row["id"]] = (answer.standalone_question, answer.text)
+            preds.write(json.dumps({"id": row["id"], **answer.to_json()}, ensure_ascii=False))
+            preds.write("\n")
+            records.append(score_record(row, answer, corpus, judge, cache, settings.top_k))
+
+    with (out / "scores.jsonl").open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    summary = {
+        "metrics": metrics.summarize(records),
+        "settings": settings.model_dump(mode="json", exclude={"home"}),
+        "settings_hash": settings.fingerprint(),
+        "model": f"{settings.llm_backend}:{settings.llm_model}",
+        "embedder": assistant.embedder.name,
+        "gold": str(gold),
+        "corpus": str(corpus),
+        "corpus_docs": len(assistant.documents()),
+        "corpus_chunks": assistant.store.count(),
+        "index": index_report.summary(),
+        "questions": len(records),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}",
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    write_chart(records, summary, out / "chart.png")
+    write_report(records, summary, out / "report.md")
+    return summary
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read summary {path}: {exc}") from exc
+    return data
+
+
+def format_comparison(a: dict[str, Any], b: dict[str, Any]) -> str:
+    rows = metrics.compare_summaries(a["metrics"], b["metrics"])
+    lines = [f"{'metric':40} {'A':>9} {'B':>9} {'B-A':>9}"]
+    for name, va, vb, delta in rows:
+        lines.append(f"{name:40} {_fmt(va):>9} {_fmt(vb):>9} {_fmt(delta, signed=True):>9}")
+    lines.append(f"A: {a.get('model')} settings {a.get('settings_hash')} ({a.get('date')})")
+    lines.append(f"B: {b.get('model')} settings {b.get('settings_hash')} ({b.get('date')})")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
