@@ -7,6 +7,7 @@ line below it ("Albert Kim, KBS World Radio News."). We read only what the text 
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import datetime
 
@@ -67,6 +68,19 @@ _COPYRIGHT = re.compile(
     r"(?P<outlet>[A-Z][\w&' -]{0,60}?(?:\.[A-Za-z]{2,}\b)?)\s*(?=$|[.|,]|(?i:all rights))"
 )
 _WORD = re.compile(r"\w+")
+# "Title: ...", "Source: ..." header fields, as exported articles and datasets carry them.
+_FIELD = re.compile(r"^(?P<key>[A-Za-z ]{2,20}?)\s*:\s*(?P<value>\S.*)$")
+_TITLE_KEYS = {"title", "headline"}
+_OUTLET_KEYS = {"source", "outlet", "publisher", "publication", "site"}
+
+
+def _header_field(text: str, body: list[Span], keys: set[str]) -> str:
+    header_end = body[0].start if body else min(len(text), 600)
+    for line in _lines(text, 0, header_end):
+        m = _FIELD.match(line)
+        if m and m.group("key").strip().lower() in keys:
+            return html.unescape(m.group("value").strip())
+    return ""
 
 
 def parse_date(text: str) -> str:
@@ -131,6 +145,9 @@ def find_published(text: str, body: list[Span]) -> str:
 
 def find_title(text: str, body: list[Span]) -> str:
     """A headline-like line above the body; a line that repeats there is the strongest hint."""
+    labelled = _header_field(text, body, _TITLE_KEYS)
+    if labelled:
+        return labelled
     header_end = body[0].start if body else 0
     header = _lines(text, 0, header_end)
     candidates = [
@@ -153,7 +170,10 @@ def find_title(text: str, body: list[Span]) -> str:
 
 
 def find_outlet(text: str, body: list[Span]) -> str:
-    """A reporter's sign-off ("Name, Outlet News.") or a copyright line, if the text has one."""
+    """A labelled source, a reporter's sign-off ("Name, Outlet News.") or a copyright line."""
+    labelled = _header_field(text, body, _OUTLET_KEYS)
+    if labelled:
+        return labelled
     tail_start = body[-1].start if body else 0
     for line in reversed(_lines(text, tail_start, len(text))[:12]):
         m = _SIGN_OFF.match(line)

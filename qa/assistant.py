@@ -178,7 +178,7 @@ class Assistant:
         pieces: list[str] = []
         t_gen = time.perf_counter()
         for piece in self.llm.stream_chat(
-            answer_messages(query, evidence),
+            answer_messages(query, evidence, s.abstain_instruction),
             max_tokens=s.max_answer_tokens,
             stop=["\n\n", "Question:"],
         ):

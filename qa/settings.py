@@ -110,6 +110,11 @@ class Settings(BaseSettings):
         default="OPENAI_API_KEY", description="Environment variable that holds the API key."
     )
     request_timeout_s: float = Field(default=120.0, gt=0, description="LLM/server request timeout.")
+    abstain_instruction: bool = Field(
+        default=True,
+        description="Tell the model to reply NOT IN ARTICLES when the sources lack the answer "
+        "(helps the 0.5B model abstain; the 1.5B model then refuses answerable questions).",
+    )
     max_answer_tokens: int = Field(default=96, ge=8, le=2048, description="Generation cap.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads (None: all).")
