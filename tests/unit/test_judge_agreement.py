@@ -16,5 +16,6 @@ def test_lexical_judge_agrees_with_hand_labels() -> None:
     rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 22 and sum(r["supported"] for r in rows) == 12
     judge = LexicalSemanticJudge(None, threshold=0.45)
-    agree = sum(bool(judge(r["claim"], r["passage"], r["question"])) == r["supported"] for r in rows)
+    verdicts = [bool(judge(r["claim"], r["passage"], r["question"])) for r in rows]
+    agree = sum(v == r["supported"] for v, r in zip(verdicts, rows, strict=True))
     assert agree >= 20, f"judge agrees with the hand labels on only {agree}/22"
