@@ -15,6 +15,7 @@ from index.embedding import Embedder
 from index.sentences import split_sentences
 from qa.evidence import Evidence
 from qa.prompts import ABSTAIN_MARKERS
+from qa.question_kind import is_yes_no_question, split_polarity
 from qa.support import cosine, lexical_support, support_score
 from qa.types import Citation
 
@@ -79,6 +80,11 @@ def verify_reply(
     claims = [
         (_strip_markers(s), [n for n in _markers(s) if 1 <= n <= len(evidence)]) for s in sentences
     ]
+    # "Yes, both reports agree [1]": the Yes/No carries no checkable fact; the reason does.
+    polarity = ""
+    if claims and is_yes_no_question(question):
+        polarity, rest = split_polarity(claims[0][0])
+        claims[0] = (rest[:1].upper() + rest[1:], claims[0][1])
 
     # A reply of bare markers ("[1]") points at a source: let that source's sentence answer.
     if claims and all(not c for c, _ in claims):
@@ -136,4 +142,6 @@ def verify_reply(
             marks.append(f"[{numbered[key]}]")
         body = claim if claim.endswith((".", "!", "?", '"', "”")) else claim + "."
         parts.append(f"{body} {''.join(marks)}")
-    return VerifiedAnswer(" ".join(parts), citations, False, unsupported)
+    text = " ".join(parts)
+    text = f"{polarity}. {text}" if polarity else text
+    return VerifiedAnswer(text, citations, False, unsupported)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qa.evidence import Evidence
+from qa.question_kind import is_yes_no_question
 
 # No "say NOT IN ARTICLES if unsure" line: it makes small models refuse answers that are in
 # the sources (DESIGN.md); abstention is decided by the relevance gate and the support check.
@@ -15,6 +16,9 @@ SYSTEM_PROMPT = (
 # Measured on the seeds gold set: this line helps the 0.5B model abstain, but makes larger
 # small models refuse answers that are in the sources (DESIGN.md), so it is a setting.
 ABSTAIN_INSTRUCTION = " If the sources do not contain the answer, reply exactly: NOT IN ARTICLES."
+
+# Added after the question (not to the fixed system prompt, which keeps the KV cache warm).
+YES_NO_HINT = "Start your answer with Yes or No, then give the reason from the sources."
 
 REWRITE_SYSTEM_PROMPT = (
     "Rewrite the follow-up question so that it can be understood without the conversation. "
@@ -36,6 +40,8 @@ def answer_messages(
         f"{source_header(i, e)}\n{' '.join(e.text.split())}" for i, e in enumerate(evidence, 1)
     )
     user = f"Sources:\n{sources}\n\nQuestion: {question}"
+    if is_yes_no_question(question):
+        user += f"\n{YES_NO_HINT}"
     system = SYSTEM_PROMPT + (ABSTAIN_INSTRUCTION if abstain_instruction else "")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

@@ -1,0 +1,114 @@
+"""Yes/no questions: recognising them, prompting for Yes/No, and verifying the reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.embedding import HashEmbedder
+from qa.citing import verify_reply
+from qa.prompts import YES_NO_HINT, answer_messages
+from qa.question_kind import is_yes_no_question, split_polarity
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Did Kim meet Putin in Vladivostok?",
+        "Is the summit over?",
+        "Does the article say the talks lasted three hours?",
+        "Between the report on 2023-11-24 and the report on 2023-11-25, is there consistency?",
+        "After Polygon reported the news, do both articles agree?",
+        "Were Ri Yong-ho and Choe Son-hui at the talks, or not?",
+        "Hasn't Biegun been to Moscow before?",
+    ],
+)
+def test_yes_no_questions(question: str) -> None:
+    assert is_yes_no_question(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who accompanied Kim at the extended talks?",
+        "When did the one-on-one meeting begin?",
+        "Between the two reports, which came first?",
+        "Did the talks happen before or after the forum?",
+        "Kim arrived by train?",
+        "",
+    ],
+)
+def test_other_questions(question: str) -> None:
+    assert not is_yes_no_question(question)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Yes, both reports agree.", ("Yes", "both reports agree.")),
+        ("no. The talks ended.", ("No", "The talks ended.")),
+        ("Yes", ("Yes", "")),
+        ("No one came.", ("", "No one came.")),
+        ("Nobody came.", ("", "Nobody came.")),
+    ],
+)
+def test_split_polarity(sentence: str, expected: tuple[str, str]) -> None:
+    assert split_polarity(sentence) == expected
+
+
+def test_prompt_asks_for_yes_or_no_only_on_yes_no_questions(make_evidence) -> None:
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    yes_no = answer_messages("Did Ri Yong-ho attend the talks?", evidence)
+    open_q = answer_messages("Who attended the talks?", evidence)
+    assert yes_no[1]["content"].endswith(YES_NO_HINT)
+    assert YES_NO_HINT not in open_q[1]["content"]
+    assert yes_no[0] == open_q[0]  # the system prompt never changes
+
+
+def test_yes_with_a_supported_reason_is_kept(make_evidence) -> None:
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    result = verify_reply(
+        "Yes, Kim was accompanied by Ri Yong-ho and Choe Son-hui [1].",
+        "Did anyone accompany Kim at the extended talks?",
+        evidence,
+        HashEmbedder(),
+        0.45,
+    )
+    assert not result.abstained
+    assert result.text.startswith("Yes. Kim was accompanied by Ri Yong-ho")
+    assert result.citations[0].source.startswith("004")
+
+
+def test_bare_yes_with_a_marker_shows_the_cited_sentence(make_evidence) -> None:
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    result = verify_reply(
+        "Yes [1].", "Did Ri Yong-ho attend the talks?", evidence, HashEmbedder(), 0.45
+    )
+    assert not result.abstained
+    assert result.text.startswith("Yes. ") and "Ri Yong-ho" in result.text
+    assert result.citations[0].quote in result.text
+
+
+def test_bare_yes_without_anything_to_check_abstains(make_evidence) -> None:
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    result = verify_reply("Yes.", "Did Ri Yong-ho attend?", evidence, HashEmbedder(), 0.45)
+    assert result.abstained
+
+
+def test_yes_with_an_unsupported_reason_abstains(make_evidence) -> None:
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    result = verify_reply(
+        "Yes, the talks were held on the Moon with Elon Musk.",
+        "Were the talks held abroad?",
+        evidence,
+        HashEmbedder(),
+        0.45,
+    )
+    assert result.abstained
+
+
+def test_no_one_is_not_a_polarity_answer(make_evidence) -> None:
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    result = verify_reply(
+        "Ri Yong-ho accompanied Kim [1].", "Did Kim go alone?", evidence, HashEmbedder(), 0.45
+    )
+    assert not result.text.startswith(("Yes", "No"))
