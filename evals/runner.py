@@ -103,6 +103,21 @@ def score_record(
     }
 
 
+def spread_over_types(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """`limit` questions taken in turn from each type (packs are often sorted by type, so the
+    first N would all be one kind), kept in file order so follow-ups come after their parent."""
+    by_type: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_type.setdefault(row.get("type", ""), []).append(i)
+    queues = list(by_type.values())
+    chosen: list[int] = []
+    while len(chosen) < min(limit, len(rows)):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return [rows[i] for i in sorted(chosen)]
+
+
 def run_eval(
     gold: Path,
     corpus: Path,
@@ -113,7 +128,8 @@ def run_eval(
 ) -> dict[str, Any]:
     if not corpus.is_dir():
         raise UserError(f"corpus folder {corpus} does not exist")
-    rows = load_gold(gold)[: limit or None]
+    rows = load_gold(gold)
+    rows = spread_over_types(rows, limit) if limit else rows
     settings = settings.model_copy(
         update={"collection": eval_collection(corpus, settings), "default_corpus": corpus}
     )

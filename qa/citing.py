@@ -47,6 +47,17 @@ def _strip_markers(sentence: str) -> str:
     return " ".join(text.split()).strip(" ,;:")
 
 
+def strip_header_echo(reply: str, evidence: list[Evidence]) -> str:
+    """Remove source headers the model copied into its reply ("Article: <title> (<date>)"):
+    small models echo the line after a marker; a title or date alone answers nothing."""
+    echoes = {"Article:"}
+    for e in evidence:
+        echoes.update(x for x in (e.chunk.title, e.chunk.published[:10]) if len(x) >= 8)
+    for echo in sorted(echoes, key=len, reverse=True):
+        reply = re.sub(r"\(?\s*" + re.escape(echo) + r"\s*\)?,?", " ", reply, flags=re.I)
+    return reply
+
+
 def said_not_in_articles(reply: str) -> bool:
     upper = reply.upper()
     return any(marker in upper for marker in ABSTAIN_MARKERS)
@@ -75,7 +86,7 @@ def verify_reply(
 ) -> VerifiedAnswer:
     if not evidence or said_not_in_articles(reply):
         return VerifiedAnswer("", [], True)
-    reply = reply.strip()
+    reply = strip_header_echo(reply, evidence).strip()
     sentences = [reply[s.start : s.end] for s in split_sentences(reply)]
     claims = [
         (_strip_markers(s), [n for n in _markers(s) if 1 <= n <= len(evidence)]) for s in sentences

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--gold", type=Path, help="gold questions (.jsonl)")
     p_eval.add_argument("--corpus", type=Path, help="article folder (default: seeds/)")
     p_eval.add_argument("--out", type=Path, help="output folder (default: eval-runs/<time>)")
-    p_eval.add_argument("--limit", type=int, help="only the first N questions")
+    p_eval.add_argument("--limit", type=int, help="only N questions, taken in turn from each type")
     p_eval.add_argument(
         "--set",
         action="append",

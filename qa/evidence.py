@@ -57,4 +57,14 @@ def select_evidence(
             Evidence(chunk, span, text, float(cos), float(cos) + LEXICAL_BONUS * overlap, vector)
         )
     scored.sort(key=lambda e: e.score, reverse=True)
-    return scored[:limit]
+    return grouped_by_article(scored[:limit])
+
+
+def grouped_by_article(best: list[Evidence]) -> list[Evidence]:
+    """Group the chosen sentences by article so the prompt names each article once. Articles
+    keep the rank of their best sentence and sentences their rank inside an article, so the
+    best sentence stays [1]: small models lean on the first source."""
+    article_rank: dict[str, int] = {}
+    for e in best:
+        article_rank.setdefault(e.chunk.path, len(article_rank))
+    return sorted(best, key=lambda e: (article_rank[e.chunk.path], -e.score))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -172,10 +173,13 @@ class FakeLLM:
         from qa.support import lexical_support
 
         sources, _, question = prompt.rpartition("\n\nQuestion:")
+        question = question.strip().split("\n")[0]
         best, best_n = "", 0.0
-        for block in sources.split("\n[")[1:]:
-            number, _, rest = block.partition("]")
-            text = rest.split("\n", 1)[-1].strip() if "\n" in rest else rest.strip()
+        for line in sources.splitlines():
+            numbered = re.match(r"\[(\d+)\] (.+)", line)
+            if not numbered:
+                continue
+            number, text = numbered.groups()
             overlap = lexical_support(question, text, "")
             if overlap > best_n:
                 best, best_n = f"{text} [{number}]", overlap

@@ -28,17 +28,25 @@ REWRITE_SYSTEM_PROMPT = (
 ABSTAIN_MARKERS = ("NOT IN ARTICLES", "NOT IN THE ARTICLES", "NOT IN ARTICLE")
 
 
-def source_header(number: int, evidence: Evidence) -> str:
-    meta = ", ".join(x for x in (evidence.chunk.title, evidence.chunk.published[:10]) if x)
-    return f"[{number}] ({meta})" if meta else f"[{number}]"
+def numbered_sources(evidence: list[Evidence]) -> str:
+    """Sentences grouped by article: the article's title and date once, then its numbered
+    sentences. Small models copy whatever follows a marker, so a marker is followed by the
+    sentence itself, never by a title; one header per article also keeps the prompt short."""
+    lines: list[str] = []
+    last_path = None
+    for number, e in enumerate(evidence, 1):
+        if e.chunk.path != last_path:
+            meta = " ".join(x for x in (e.chunk.title, f"({e.chunk.published[:10]})") if x != "()")
+            lines.append(f"Article: {meta}" if meta else "Article:")
+            last_path = e.chunk.path
+        lines.append(f"[{number}] {' '.join(e.text.split())}")
+    return "\n".join(lines)
 
 
 def answer_messages(
     question: str, evidence: list[Evidence], abstain_instruction: bool = True
 ) -> list[dict[str, str]]:
-    sources = "\n".join(
-        f"{source_header(i, e)}\n{' '.join(e.text.split())}" for i, e in enumerate(evidence, 1)
-    )
+    sources = numbered_sources(evidence)
     user = f"Sources:\n{sources}\n\nQuestion: {question}"
     if is_yes_no_question(question):
         user += f"\n{YES_NO_HINT}"

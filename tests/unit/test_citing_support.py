@@ -190,3 +190,22 @@ def test_support_score_weights_and_clipping() -> None:
     v = HashEmbedder().embed(["Kim met Putin", "Kim met Putin"])
     assert cosine(v[0], v[1]) == pytest.approx(1.0, abs=1e-5)
     assert np.isclose(np.linalg.norm(v[0]), 1.0)
+
+
+# --- copied headers ----------------------------------------------------------------------------
+def test_copied_article_header_is_removed_and_the_marker_answers(evidence, embedder) -> None:
+    header = evidence[1].chunk
+    reply = f"[2] Article: {header.title} ({header.published[:10]})"
+    result = verify(reply, evidence, embedder, "Who accompanied Kim at the extended talks?")
+    assert not result.abstained
+    assert "Ri Yong-ho" in result.text and header.title not in result.text
+    assert_quotes_are_exact(result)
+
+
+def test_grouped_prompt_names_each_article_once(evidence) -> None:
+    from qa.prompts import numbered_sources
+
+    text = numbered_sources(evidence)
+    assert text.count("Article:") == len({e.chunk.path for e in evidence})
+    for number, e in enumerate(evidence, 1):
+        assert f"[{number}] {' '.join(e.text.split())}" in text.splitlines()

@@ -20,3 +20,14 @@ def test_gate_fails_when_a_metric_is_missing() -> None:
     failures = check({"metrics": {"accuracy": 0.9, "citation_precision": None}}, FLOORS)
     assert any("citation_precision: missing" in f for f in failures)
     assert any("abstention_rate: missing" in f for f in failures)
+
+
+def test_limit_spreads_over_question_types_in_file_order() -> None:
+    from evals.runner import spread_over_types
+
+    rows = [{"id": f"a{i}", "type": "a"} for i in range(5)]
+    rows += [{"id": f"b{i}", "type": "b"} for i in range(3)]
+    rows += [{"id": "c0", "type": "c"}]
+    picked = [r["id"] for r in spread_over_types(rows, 5)]
+    assert picked == ["a0", "a1", "b0", "b1", "c0"]
+    assert len(spread_over_types(rows, 100)) == len(rows)
