@@ -4,7 +4,9 @@ A general, file-agnostic method in the spirit of jusText (Pomikálek 2011) and b
 extraction: classify each block by how much it reads like prose, then keep the densest run of
 prose blocks. No rule names a site or a file.
 
-  1. Blocks are lines (menus and share bars are often single lines glued to prose).
+  1. Blocks are lines (menus and share bars are often single lines glued to prose), except
+     that a hard-wrapped sentence (a line ending mid-sentence, the next starting in lower
+     case) is one block, so a wrapped line is judged with the sentence it belongs to.
   2. A block is `good` prose when it has enough words and a normal share of stopwords (running
      text uses many "the/of/and"; menus, bylines and buttons use almost none), `short` when it
      is a brief sentence, and `bad` otherwise or when it speaks the vocabulary of site chrome
@@ -93,7 +95,7 @@ def looks_like_prose_language(text: str) -> bool:
 
 def article_body(text: str, blocks: list[Span] | None = None) -> list[Span]:
     """Spans of `text` that are the article itself, in document order."""
-    blocks = split_blocks(text) if blocks is None else blocks
+    blocks = join_wrapped_lines(text, split_blocks(text) if blocks is None else blocks)
     if not blocks:
         return []
 
@@ -138,6 +140,25 @@ def article_body(text: str, blocks: list[Span] | None = None) -> list[Span]:
         (b.span for c in clusters if mass(c) >= best / 2 for b in c), key=lambda s: s.start
     )
     return merge_paragraph_lines(text, kept)
+
+
+_SENTENCE_END = (".", "!", "?", ":", ";", '"', "”", "’", "'", ")")
+
+
+def join_wrapped_lines(text: str, spans: list[Span]) -> list[Span]:
+    """Merge a line that stops mid-sentence with the next line when that one goes on in lower
+    case ("... the harbour" + "authority said."): one sentence, one block."""
+    joined: list[Span] = []
+    for span in spans:
+        if joined:
+            prev = joined[-1]
+            gap = text[prev.end : span.start]
+            wrapped = not text[prev.start : prev.end].endswith(_SENTENCE_END)
+            if wrapped and gap.count("\n") == 1 and not gap.strip() and text[span.start].islower():
+                joined[-1] = Span(prev.start, span.end)
+                continue
+        joined.append(span)
+    return joined
 
 
 def merge_paragraph_lines(text: str, spans: list[Span]) -> list[Span]:

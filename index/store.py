@@ -119,6 +119,12 @@ def _chunk_from(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
+def list_collections(client: Any) -> list[str]:
+    """Corpus names in this Chroma (each corpus also has a `<name>__files` companion)."""
+    names = [getattr(c, "name", c) for c in client.list_collections()]
+    return sorted(n for n in names if not n.endswith("__files"))
+
+
 class ChunkStore:
     """One corpus in Chroma. Chroma never embeds anything itself: we pass vectors in."""
 

@@ -87,6 +87,13 @@ def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
             print(f"\nerror: {exc}")
 
 
+def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:
+    from ui.app import launch  # Gradio loads only for the web page
+
+    launch(assistant.settings, args.host, args.port, open_browser=not args.no_browser)
+    return 0
+
+
 def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
     from evals.runner import format_comparison, load_summary, run_eval
 
@@ -141,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", help="a conversation in the terminal")
 
+    p_ui = sub.add_parser("ui", help="the chat web page (Gradio)")
+    p_ui.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_ui.add_argument("--port", type=int, default=7860, help="port (7860)")
+    p_ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+
     p_eval = sub.add_parser("eval", help="score answers against gold questions")
     p_eval.add_argument("--gold", type=Path, help="gold questions (.jsonl)")
     p_eval.add_argument("--corpus", type=Path, help="article folder (default: seeds/)")
@@ -175,9 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         assistant = Assistant(settings_from_args(args))
-        handler = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "eval": _cmd_eval}[
-            args.command
-        ]
+        handlers = {
+            "index": _cmd_index,
+            "ask": _cmd_ask,
+            "chat": _cmd_chat,
+            "ui": _cmd_ui,
+            "eval": _cmd_eval,
+        }
+        handler = handlers[args.command]
         return handler(assistant, args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -144,3 +144,14 @@ def resolve_model_path(name_or_path: str, home: Path) -> Path:
     raise ModelFileError(
         f"unknown model {name_or_path!r}: use one of {sorted(PACKAGED_MODELS)} or a .gguf file path"
     )
+
+
+def available_models() -> list[str]:
+    """Packaged models whose part packages are installed (their file may not be joined yet)."""
+    import importlib.util
+
+    return [
+        name
+        for name, model in PACKAGED_MODELS.items()
+        if all(importlib.util.find_spec(p.split("/")[0]) for p in (model.parts[0], model.parts[-1]))
+    ]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -17,6 +17,10 @@ SEEDS_DIR = PROJECT_ROOT / "seeds"
 
 def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("newsqa", appauthor=False))
+
+
+# Paths and access details do not change what an answer says.
+UNHASHED = {"home", "default_corpus", "chroma_url", "ui_username", "ui_password"}
 
 
 class Settings(BaseSettings):
@@ -126,8 +130,13 @@ class Settings(BaseSettings):
         default=True, description="Rewrite follow-up questions into stand-alone ones."
     )
 
+    ui_username: str | None = Field(
+        default=None, description="Web page login name; with ui_password, the page asks to log in."
+    )
+    ui_password: SecretStr | None = Field(default=None, description="Web page login password.")
+
     def fingerprint(self) -> str:
         """Short hash of the settings that shape an answer (paths excluded)."""
-        data = self.model_dump(mode="json", exclude={"home", "default_corpus", "chroma_url"})
+        data = self.model_dump(mode="json", exclude=UNHASHED)
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]

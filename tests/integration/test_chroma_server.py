@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from processes import free_port, stop
 
 from index.store import StoreError
 from qa import Assistant, Settings
 from qa.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _chroma_executable() -> str:
@@ -33,7 +27,7 @@ def _chroma_executable() -> str:
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [_chroma_executable(), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
          "--port", str(port)],
@@ -53,11 +47,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
             pytest.fail("chroma server did not start within 60 s")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def test_index_and_answer_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
@@ -77,6 +67,6 @@ def test_index_and_answer_through_a_chroma_server(chroma_server: str, tmp_path: 
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path, chroma_url=f"http://127.0.0.1:{_free_port()}")
+    settings = Settings(home=tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreError, match="cannot reach the Chroma server"):
         Assistant(settings).store  # noqa: B018

@@ -166,3 +166,23 @@ def test_parse_date(text: str, iso: str) -> None:
 
 def test_parse_date_skips_an_impossible_date_before_a_real_one() -> None:
     assert parse_date("Ref. 2019-12-34, published 2019-12-05") == "2019-12-05"
+
+
+def test_hard_wrapped_sentence_is_kept_whole() -> None:
+    text = (
+        "The harbour town of Kelderwick opened its first solar-powered ferry line on Tuesday.\n"
+        "The ferry, named Tern, carries 48 passengers across Kelderwick Bay in 11 minutes, the\n"
+        "harbour authority said. Tickets cost two euros.\n"
+    )
+    body = " ".join(text[s.start : s.end] for s in article_body(text))
+    assert "48 passengers" in body and "harbour authority said" in body
+
+
+def test_menu_line_before_prose_is_not_joined_to_it() -> None:
+    prose = (
+        "North Korean leader Kim Jong-un and Russian President Vladimir Putin met on Thursday "
+        "in the port city of Vladivostok, and the talks lasted for about three hours in total."
+    )
+    text = f"Home World Sports Business Opinion\n{prose}\n"
+    body = [text[s.start : s.end] for s in article_body(text)]
+    assert body == [prose]

@@ -1,0 +1,149 @@
+"""The web page's logic without a browser: rendering, upload safety, collections, streaming."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.errors import UserError
+from qa.types import Answer, Citation, RetrievedSource
+from ui import render
+from ui.app import build_app, upload_report
+from ui.service import ChatService, check_collection_name, safe_file_name
+
+ARTICLE = "Intro line.\nKim met <b>Putin</b> & aides in Vladivostok.\nMore text after it."
+QUOTE = "Kim met <b>Putin</b> & aides in Vladivostok."
+
+
+def _citation(path: Path, start: int, end: int) -> Citation:
+    return Citation(
+        source=path.name,
+        title="Summit <script>alert(1)</script>",
+        published="2019-04-25T00:00:00",
+        quote=ARTICLE[start:end],
+        start=start,
+        end=end,
+        outlet="KBS",
+        path=str(path),
+    )
+
+
+def _answer(citations: list[Citation], abstained: bool = False, text: str = "") -> Answer:
+    return Answer(
+        question="Where did they meet?",
+        text=text or "They met in Vladivostok. [1]",
+        citations=citations,
+        abstained=abstained,
+        retrieved=[RetrievedSource(c.source, 0.8) for c in citations]
+        + [RetrievedSource("other.txt", 0.3)],
+    )
+
+
+@pytest.fixture
+def article(tmp_path: Path) -> Path:
+    path = tmp_path / "004_summit.txt"
+    path.write_text(ARTICLE, encoding="utf-8")
+    return path
+
+
+def test_markers_link_to_their_source_card() -> None:
+    answer = _answer([], text="A [1]. B [2]. C [3].")
+    answer.citations = [None, None]  # type: ignore[list-item]
+    md = render.answer_markdown(answer)
+    assert "[[1]](#source-1)" in md and "[[2]](#source-2)" in md
+    assert "[3]" in md and "(#source-3)" not in md  # no card, no link
+
+
+def test_abstention_is_shown_as_a_notice() -> None:
+    text = "The indexed articles don't say: nothing in them answers this question."
+    assert text in render.answer_markdown(_answer([], abstained=True, text=text))
+
+
+def test_source_card_highlights_exactly_the_quote_and_escapes_html(article: Path) -> None:
+    start = ARTICLE.index(QUOTE)
+    c = _citation(article, start, start + len(QUOTE))
+    html = render.sources_panel(_answer([c]), lambda cit: ARTICLE)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<b>" not in html  # article markup is text, not HTML
+    marked = "<mark>Kim met &lt;b&gt;Putin&lt;/b&gt; &amp; aides in Vladivostok.</mark>"
+    assert html.count(marked) == 2  # in the passage and in the whole-article view
+    assert "id='source-1'" in html and "004_summit.txt" in html and "KBS" in html
+    assert "2019-04-25" in html and f"characters {start}–{start + len(QUOTE)}" in html
+    assert "Also retrieved, not cited (1)" in html and "other.txt" in html
+
+
+def test_source_card_without_the_file_shows_the_stored_quote(article: Path) -> None:
+    c = _citation(article, 12, 12 + len(QUOTE))
+    html = render.sources_panel(_answer([c]), lambda cit: None)
+    assert "no longer available" in html
+    assert "<mark>Kim met &lt;b&gt;" in html
+
+
+def test_passage_context_is_cut_at_word_boundaries() -> None:
+    text = "word " * 200 + "QUOTE HERE" + " tail" * 200
+    start = text.index("QUOTE")
+    shown = render.passage_with_quote(text, start, start + 10)
+    assert shown.startswith("… word") and shown.endswith("tail …")
+    assert "<mark>QUOTE HERE</mark>" in shown
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\evil.txt", "evil.txt"),
+        ("/abs/path/news.md", "news.md"),
+        ("..", "article.txt"),
+        ("ünïcode name?.html", "_n_code name_.html"),
+    ],
+)
+def test_uploaded_file_names_cannot_leave_the_folder(sent: str, expected: str) -> None:
+    assert safe_file_name(sent) == expected
+
+
+@pytest.mark.parametrize("name", ["a", "../seeds", "bad name", "x__files", "-lead", "a" * 70])
+def test_bad_collection_names_are_refused(name: str) -> None:
+    with pytest.raises(UserError):
+        check_collection_name(name)
+
+
+def test_service_uploads_index_and_list(make_settings, tmp_path: Path) -> None:
+    service = ChatService(make_settings(embedder="hash", llm_backend="fake", min_relevance=-1.0))
+    good = tmp_path / "ferry.txt"
+    good.write_text(
+        "Title: Solar ferry opens\n\nThe solar ferry Tern carries 48 passengers across the bay.",
+        encoding="utf-8",
+    )
+    bad = tmp_path / "notes.exe"
+    bad.write_bytes(b"MZ\x00\x01")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+
+    report = service.add_files([good, bad, empty], "mynews")
+    assert report.added == ["ferry.txt"]
+    assert {name for name, _ in report.skipped} == {"notes.exe", "empty.txt"}
+    assert (service.settings.home / "uploads" / "mynews" / "ferry.txt").is_file()
+    assert "mynews" in service.collections()
+    assert [r.source for r in service.documents("mynews")] == ["ferry.txt"]
+    summary = upload_report(report)
+    assert "1 added" in summary and "notes.exe" in summary
+
+    events = list(service.stream("How many passengers does the ferry Tern carry?", (), "mynews"))
+    answer = events[-1]
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert "48 passengers" in answer.text
+    assert service.article_text(answer.citations[0]) is not None
+
+
+def test_unknown_model_is_a_clear_error(make_settings) -> None:
+    service = ChatService(make_settings(embedder="hash", llm_backend="fake"))
+    with pytest.raises(UserError, match="not available"):
+        service.assistant(model="gpt-9000")
+
+
+def test_the_page_builds_with_its_api_endpoint(make_settings) -> None:
+    service = ChatService(make_settings(embedder="hash", llm_backend="fake"))
+    app = build_app(service)
+    api_names = {dep.api_name for dep in app.fns.values() if dep.api_name}
+    assert "ask" in api_names

@@ -1,0 +1,211 @@
+"""The chat page: `qa ui` serves it (gr.Blocks).
+
+Left: the conversation, streamed token by token, with a Stop button and example questions.
+Right: the sources of the last answer with the quoted span highlighted and the whole article
+one click away. Tabs below: uploading articles, what is indexed, and settings. The same
+answering path is an API endpoint (`/ask`) for gradio_client.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phoning home
+
+import gradio as gr  # noqa: E402
+
+from index.errors import UserError  # noqa: E402
+from qa.settings import Settings  # noqa: E402
+from qa.types import Answer  # noqa: E402
+from ui import render  # noqa: E402
+from ui.service import UPLOAD_TYPES, ChatService, check_collection_name  # noqa: E402
+
+EXAMPLES = [
+    "Who accompanied Kim at the extended talks?",
+    "When will Biegun meet Russian officials in Moscow?",
+    "How long did the summit meetings last?",
+    "Which airline scheduled an extra flight to Vladivostok?",
+]
+MAX_TURNS = 6  # question/answer pairs kept for rewriting follow-ups
+
+Messages = list[dict[str, str]]
+
+
+def _error_text(exc: Exception) -> str:
+    return f"⚠️ {exc}" if isinstance(exc, UserError) else f"⚠️ Something went wrong: {exc}"
+
+
+def build_app(service: ChatService) -> gr.Blocks:
+    settings = service.settings
+    with gr.Blocks(title="News QA") as app:
+        history = gr.State([])  # [(stand-alone question, answer text)] for follow-ups
+        gr.Markdown(
+            "## News QA\nAsk about the indexed articles. Every answer cites the passage it "
+            "comes from, or says the articles don't answer it."
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Conversation", height=480, elem_id="chat")
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder="Ask a question about the articles…",
+                        show_label=False,
+                        scale=5,
+                        elem_id="question",
+                        max_length=settings.max_question_chars,
+                    )
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                    stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+                with gr.Row():
+                    clear = gr.Button("New conversation", size="sm")
+                gr.Examples(EXAMPLES, inputs=question, label="Try")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(
+                    render.sources_panel(None, service.article_text), elem_id="sources"
+                )
+
+        with gr.Tab("Add articles"):
+            with gr.Row():
+                collection = gr.Dropdown(
+                    choices=service.collections(),
+                    value=settings.collection,
+                    label="Collection (questions and uploads use it)",
+                    allow_custom_value=True,
+                    elem_id="collection",
+                )
+                refresh = gr.Button("Refresh", size="sm")
+            files = gr.File(
+                label=f"Articles ({', '.join(UPLOAD_TYPES)})",
+                file_count="multiple",
+                file_types=list(UPLOAD_TYPES),
+                elem_id="upload",
+            )
+            add = gr.Button("Add to collection", variant="primary", elem_id="add")
+            upload_summary = gr.Markdown(elem_id="upload-summary")
+        with gr.Tab("Indexed articles"):
+            table = gr.Dataframe(headers=render.INDEX_HEADERS, interactive=False, wrap=True)
+        with gr.Accordion("Settings", open=False):
+            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved")
+            model = gr.Dropdown(service.models(), value=settings.llm_model, label="Model")
+
+        # --- chat --------------------------------------------------------------------------
+        def respond(
+            text: str, chat: Messages, turns: list, coll: str, k: int, model_name: str
+        ) -> Iterator[tuple[Messages, str, list, str]]:
+            chat = [*chat, {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
+            panel = render.sources_panel(None, service.article_text)
+            yield chat, panel, turns, ""
+            answer: Answer | None = None
+            try:
+                shown = ""
+                for event in service.stream(text, turns, coll, int(k), model_name):
+                    if isinstance(event, Answer):
+                        answer = event
+                    else:
+                        shown += event
+                        chat[-1] = {"role": "assistant", "content": shown}
+                        yield chat, panel, turns, ""
+            except Exception as exc:  # the page shows every failure as a message, never a trace
+                chat[-1] = {"role": "assistant", "content": _error_text(exc)}
+                yield chat, panel, turns, ""
+                return
+            assert answer is not None
+            chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer)}
+            turns = [*turns, (answer.standalone_question, answer.text)][-MAX_TURNS:]
+            yield chat, render.sources_panel(answer, service.article_text), turns, ""
+
+        chat_inputs = [question, chatbot, history, collection, top_k, model]
+        chat_outputs = [chatbot, sources, history, question]
+        events = [
+            trigger(
+                respond, chat_inputs, chat_outputs, concurrency_id="llm", api_visibility="private"
+            )
+            for trigger in (send.click, question.submit)
+        ]
+        stop.click(None, cancels=events)  # type: ignore[arg-type]
+        clear.click(
+            lambda: ([], [], render.sources_panel(None, service.article_text)),
+            outputs=[chatbot, history, sources],
+        )
+
+        # --- uploads and the index table ---------------------------------------------------
+        def add_files(paths: list[str] | None, coll: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+            if not paths:
+                return "Choose one or more article files first.", gr.update(), gr.update()
+            try:
+                coll = check_collection_name(coll)
+                progress(0, desc="indexing")
+                report = service.add_files(paths, coll)
+            except Exception as exc:
+                return _error_text(exc), gr.update(), gr.update()
+            return (
+                upload_report(report),
+                gr.update(choices=service.collections(), value=coll),
+                render.index_rows(service.documents(coll)),
+            )
+
+        add.click(add_files, [files, collection], [upload_summary, collection, table],
+                  concurrency_id="index")  # fmt: skip
+
+        def show_index(coll: str) -> Any:
+            try:
+                return render.index_rows(service.documents(check_collection_name(coll)))
+            except Exception as exc:
+                gr.Warning(_error_text(exc))
+                return []
+
+        collection.change(show_index, collection, table)
+        refresh.click(lambda: gr.update(choices=service.collections()), outputs=collection)
+        app.load(show_index, collection, table)
+
+        # --- API for gradio_client ---------------------------------------------------------
+        def ask(question: str, collection: str = "", top_k: int = 0) -> dict[str, Any]:
+            """Answer one question; returns the `qa ask --json` object."""
+            answer = None
+            for event in service.stream(question, (), collection or None, top_k or None):
+                if isinstance(event, Answer):
+                    answer = event
+            assert answer is not None
+            return answer.to_json()
+
+        gr.api(ask, api_name="ask", concurrency_id="llm")
+    app.queue(default_concurrency_limit=1)
+    return app
+
+
+def upload_report(report: Any) -> str:
+    lines = [
+        f"**{len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped** "
+        f"({report.chunks_embedded} passages embedded)"
+    ]
+    lines += [f"- skipped `{name}`: {reason}" for name, reason in report.skipped]
+    return "\n".join(lines)
+
+
+# System fonts only: the page must not fetch anything from outside.
+THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["monospace"])
+
+
+def launch(settings: Settings, host: str, port: int, open_browser: bool) -> None:
+    service = ChatService(settings)
+    report = service.warm_up()
+    if report is not None:
+        print(f"indexed {settings.default_corpus}: {report.summary()}", flush=True)
+    auth = None
+    if settings.ui_username and settings.ui_password:
+        auth = (settings.ui_username, settings.ui_password.get_secret_value())
+    build_app(service).launch(
+        server_name=host,
+        server_port=port,
+        inbrowser=open_browser,
+        auth=auth,
+        show_error=False,
+        footer_links=[],
+        ssr_mode=False,
+        theme=THEME,
+        css=render.CSS,
+    )

@@ -1,0 +1,150 @@
+"""What the web page needs from the product, without Gradio: one warm LLM and embedder
+shared by every visitor, an Assistant per (collection, top-k, model), uploads saved inside
+the data directory, and whole-article text for the sources panel."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from index.errors import UserError
+from index.indexer import IndexReport
+from index.loaders import LoadError, load_article
+from index.store import FileRecord, list_collections, open_client
+from qa.assistant import Assistant
+from qa.llm import LLM, make_llm
+from qa.model_files import available_models
+from qa.settings import Settings
+from qa.types import Answer, Citation
+
+UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
+_COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+
+
+def safe_file_name(name: str) -> str:
+    """A plain file name from whatever the browser sent: no folders, no '..', no odd bytes."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")
+    return cleaned or "article.txt"
+
+
+def check_collection_name(name: str) -> str:
+    name = name.strip()
+    if not _COLLECTION.match(name) or ".." in name or name.endswith("__files"):
+        raise UserError(
+            f"{name!r} is not a usable collection name: 3-63 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
+class ChatService:
+    def __init__(self, settings: Settings, llm: LLM | None = None) -> None:
+        self.settings = settings
+        self._llms: dict[str, LLM] = {settings.llm_model: llm} if llm else {}
+        self._assistants: dict[tuple[str, int, str], Assistant] = {}
+        self._lock = threading.Lock()  # guards the dicts above
+        self._generate = threading.Lock()  # llama.cpp serves one generation at a time
+        self._index_lock = threading.Lock()
+
+    # --- assistants ------------------------------------------------------------------------
+    def models(self) -> list[str]:
+        """Models a visitor may pick: the configured one plus packaged ones that are installed."""
+        names = [self.settings.llm_model]
+        if self.settings.llm_backend == "llama_cpp":
+            names += [m for m in available_models() if m not in names]
+        return names
+
+    def assistant(
+        self, collection: str | None = None, top_k: int | None = None, model: str | None = None
+    ) -> Assistant:
+        s = self.settings
+        key = (collection or s.collection, int(top_k or s.top_k), model or s.llm_model)
+        if key[2] not in self.models():
+            raise UserError(f"model {key[2]!r} is not available here; pick one of {self.models()}")
+        with self._lock:
+            if key not in self._assistants:
+                settings = s.model_copy(
+                    update={"collection": key[0], "top_k": key[1], "llm_model": key[2]}
+                )
+                if key[2] not in self._llms:  # loaded once, shared by every collection
+                    self._llms[key[2]] = make_llm(settings)
+                first = next(iter(self._assistants.values()), None)
+                self._assistants[key] = Assistant(
+                    settings, llm=self._llms[key[2]], embedder=first.embedder if first else None
+                )
+            return self._assistants[key]
+
+    def warm_up(self) -> IndexReport | None:
+        """Load the models and index the default corpus before the first visitor asks."""
+        return self.assistant().ensure_indexed(progress=True)
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        collection: str | None = None,
+        top_k: int | None = None,
+        model: str | None = None,
+    ) -> Iterator[str | Answer]:
+        assistant = self.assistant(collection, top_k, model)
+        with self._generate:
+            yield from assistant.stream(question, history)
+
+    # --- collections and uploads -----------------------------------------------------------
+    def collections(self) -> list[str]:
+        names = list_collections(open_client(self.settings.home, self.settings.chroma_url))
+        return sorted(set(names) | {self.settings.collection})
+
+    def documents(self, collection: str | None = None) -> list[FileRecord]:
+        return self.assistant(collection).documents()
+
+    def upload_dir(self, collection: str) -> Path:
+        return self.settings.home / "uploads" / check_collection_name(collection)
+
+    def add_files(self, files: Sequence[str | Path], collection: str) -> IndexReport:
+        """Copy uploaded files into the collection's upload folder and index them."""
+        folder = self.upload_dir(collection)
+        folder.mkdir(parents=True, exist_ok=True)
+        saved: list[Path] = []
+        rejected: list[tuple[str, str]] = []
+        for file in files:
+            src = Path(file)
+            name = safe_file_name(src.name)
+            if not name.lower().endswith(UPLOAD_TYPES):
+                rejected.append((name, f"not one of {', '.join(UPLOAD_TYPES)}"))
+                continue
+            target = folder / name
+            if target.resolve().parent != folder.resolve():
+                rejected.append((name, "bad file name"))
+                continue
+            shutil.copyfile(src, target)
+            saved.append(target)
+        with self._index_lock:
+            report = self.assistant(collection).index(saved, progress=True) if saved else None
+        report = report or IndexReport()
+        report.skipped.extend(rejected)
+        for other in self._assistants_of(collection):
+            other.retriever.invalidate()
+        return report
+
+    def _assistants_of(self, collection: str) -> list[Assistant]:
+        with self._lock:
+            return [a for (c, _, _), a in self._assistants.items() if c == collection]
+
+    # --- article text for the sources panel ------------------------------------------------
+    def article_text(self, citation: Citation) -> str | None:
+        path = Path(citation.path)
+        try:
+            return _article_text(str(path), path.stat().st_mtime_ns)
+        except (OSError, LoadError):
+            return None
+
+
+@lru_cache(maxsize=64)
+def _article_text(path: str, mtime_ns: int) -> str:
+    return load_article(Path(path)).text
