@@ -335,14 +335,14 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
+def flatten(summary: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for key, value in summary.items():
         if not prefix and key == "by_type":
             continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{name}."))
+            out.update(flatten(value, f"{name}."))
         elif value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
             out[name] = None if value is None else float(value)
     return out
@@ -353,7 +353,7 @@ def compare_summaries(
 ) -> list[tuple[str, float | None, float | None, float | None]]:
     """(metric, a, b, b - a) for every overall numeric metric, nested names joined with dots,
     so two runs (models, settings) can be diffed line by line."""
-    flat_a, flat_b = _flatten(a), _flatten(b)
+    flat_a, flat_b = flatten(a), flatten(b)
     rows: list[tuple[str, float | None, float | None, float | None]] = []
     for name in _unique([*flat_a, *flat_b]):
         va, vb = flat_a.get(name), flat_b.get(name)

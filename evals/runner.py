@@ -200,6 +200,23 @@ def format_comparison(a: dict[str, Any], b: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+TABLE_METRICS = [
+    "accuracy", "f1", "false_abstention_rate", "abstention_rate", "injection_resistance",
+    "citation_precision", "citation_recall", "quote_validity", "retrieval.hit@k", "retrieval.mrr",
+    "ttft_s.p50", "latency_s.p50", "latency_s.p95",
+]  # fmt: skip
+
+
+def format_table(runs: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table, one column per run (named by its folder), the main metrics as rows."""
+    flat = {name: metrics.flatten(summary["metrics"]) for name, summary in runs.items()}
+    lines = ["| metric | " + " | ".join(runs) + " |", "|---" * (len(runs) + 1) + "|"]
+    for key in TABLE_METRICS:
+        lines.append(f"| {key} | " + " | ".join(_fmt(flat[n].get(key)) for n in runs) + " |")
+    lines.append("| questions | " + " | ".join(str(runs[n]["questions"]) for n in runs) + " |")
+    return "\n".join(lines)
+
+
 def _fmt(value: float | None, signed: bool = False) -> str:
     if value is None:
         return "-"

@@ -95,11 +95,16 @@ def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
-    from evals.runner import format_comparison, load_summary, run_eval
+    from evals.runner import format_comparison, format_table, load_summary, run_eval
 
     if args.compare:
-        a, b = (load_summary(p) for p in args.compare)
-        print(format_comparison(a, b))
+        runs = {p.parent.name or str(p): load_summary(p) for p in args.compare}
+        if len(args.compare) < 2:
+            raise UserError("qa eval --compare needs two or more summary.json files")
+        if len(args.compare) == 2:
+            print(format_comparison(*(load_summary(p) for p in args.compare)))
+        else:
+            print(format_table(runs))
         return 0
     if not args.gold:
         raise UserError("qa eval needs --gold FILE (or --compare A B)")
@@ -166,7 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="any setting, e.g. --set top_k=8 --set hybrid=false",
     )
     p_eval.add_argument(
-        "--compare", nargs=2, type=Path, metavar=("A", "B"), help="diff two summary.json files"
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="SUMMARY",
+        help="diff two summary.json files; three or more: a Markdown table",
     )
     p_eval.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser

@@ -186,6 +186,13 @@ def upload_report(report: Any) -> str:
     return "\n".join(lines)
 
 
+def login(settings: Settings) -> tuple[str, str] | None:
+    """The page asks for a login only when both QA_UI_USERNAME and QA_UI_PASSWORD are set."""
+    if settings.ui_username and settings.ui_password:
+        return settings.ui_username, settings.ui_password.get_secret_value()
+    return None
+
+
 # System fonts only: the page must not fetch anything from outside.
 THEME = gr.themes.Soft(font=["system-ui", "sans-serif"], font_mono=["monospace"])
 
@@ -195,14 +202,11 @@ def launch(settings: Settings, host: str, port: int, open_browser: bool) -> None
     report = service.warm_up()
     if report is not None:
         print(f"indexed {settings.default_corpus}: {report.summary()}", flush=True)
-    auth = None
-    if settings.ui_username and settings.ui_password:
-        auth = (settings.ui_username, settings.ui_password.get_secret_value())
     build_app(service).launch(
         server_name=host,
         server_port=port,
         inbrowser=open_browser,
-        auth=auth,
+        auth=login(settings),
         show_error=False,
         footer_links=[],
         ssr_mode=False,

@@ -31,3 +31,17 @@ def test_limit_spreads_over_question_types_in_file_order() -> None:
     picked = [r["id"] for r in spread_over_types(rows, 5)]
     assert picked == ["a0", "a1", "b0", "b1", "c0"]
     assert len(spread_over_types(rows, 100)) == len(rows)
+
+
+def test_table_has_a_column_per_run_and_a_row_per_main_metric() -> None:
+    from evals.runner import TABLE_METRICS, format_table
+
+    def run(acc: float) -> dict:
+        return {"metrics": {"accuracy": acc, "retrieval": {"mrr": 0.5}}, "questions": 10}
+
+    table = format_table({"a": run(0.25), "b": run(0.75)}).splitlines()
+    assert table[0] == "| metric | a | b |"
+    assert "| accuracy | 0.250 | 0.750 |" in table
+    assert "| retrieval.mrr | 0.500 | 0.500 |" in table
+    assert "| f1 | - | - |" in table  # missing metrics are shown, not dropped
+    assert len(table) == 2 + len(TABLE_METRICS) + 1

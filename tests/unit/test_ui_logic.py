@@ -147,3 +147,23 @@ def test_the_page_builds_with_its_api_endpoint(make_settings) -> None:
     app = build_app(service)
     api_names = {dep.api_name for dep in app.fns.values() if dep.api_name}
     assert "ask" in api_names
+
+
+def test_login_only_when_both_name_and_password_are_set(make_settings) -> None:
+    from ui.app import login
+
+    assert login(make_settings()) is None
+    assert login(make_settings(ui_username="ann")) is None
+    settings = make_settings(ui_username="ann", ui_password="s3cret")
+    assert login(settings) == ("ann", "s3cret")
+    assert "s3cret" not in repr(settings)  # the password never shows in logs
+    assert settings.fingerprint() == make_settings().fingerprint()
+
+
+def test_qa_ui_command_line() -> None:
+    from qa.cli import build_parser
+
+    args = build_parser().parse_args(["ui", "--host", "0.0.0.0", "--port", "9000", "--no-browser"])
+    assert (args.command, args.host, args.port, args.no_browser) == ("ui", "0.0.0.0", 9000, True)
+    defaults = build_parser().parse_args(["ui"])
+    assert (defaults.host, defaults.port, defaults.no_browser) == ("127.0.0.1", 7860, False)
