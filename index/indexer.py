@@ -129,7 +129,7 @@ def _flush(
 ) -> None:
     if not pending:
         return
-    texts = [_embedding_text(c) for _, chunks, _ in pending for c in chunks]
+    texts = [embedding_text(c) for _, chunks, _ in pending for c in chunks]
     vectors = (
         np.concatenate(
             [embedder.embed(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
@@ -159,6 +159,6 @@ def _flush(
     pending.clear()
 
 
-def _embedding_text(chunk: Chunk) -> str:
+def embedding_text(chunk: Chunk) -> str:
     """The title gives a chunk its topic; the stored text stays an exact slice of the file."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text

@@ -1,0 +1,131 @@
+"""`python -m benchmarks [--quick] [--server] [--out DIR]`: our pipeline and a vanilla
+LlamaIndex reference measured side by side in one run; writes results.json, results.md and
+chart.png. Every phase runs in its own process (its own peak memory and cold start)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report, workloads
+
+
+def run_phase(name: str, **args: Any) -> tuple[dict[str, Any], float]:
+    """(result, wall seconds from process start to its result)."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.phases", name, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        cwd=workloads.ROOT,
+    )
+    wall = time.perf_counter() - started
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"benchmark phase {name} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT ")), wall
+
+
+def start_chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen(
+        [str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("chroma server did not start")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run: seconds, not minutes")
+    parser.add_argument("--server", action="store_true", help="also measure a Chroma server")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--home", type=Path, help="data directory (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    quick = args.quick
+    home = args.home or Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    work = home / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    common = {"home": str(home)}
+    limit = 2 if quick else None
+    sizes = [1000] if quick else [1000, 10_000, 100_000]
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": workloads.machine(),
+    }
+
+    def step(label: str) -> None:
+        print(f"[{datetime.now():%H:%M:%S}] {label}", file=sys.stderr, flush=True)
+
+    step("embedder rate")
+    results["embed_rate"], _ = run_phase("embed_rate")
+    step("our pipeline on the seeds questions")
+    results["ours"], _ = run_phase("answer_ours", limit=limit, **common)
+    step("reference pipeline (vanilla LlamaIndex) on the same questions")
+    results["reference"], _ = run_phase(
+        "answer_reference", limit=limit, workdir=str(work), **common
+    )
+    step("cold start")
+    cold, wall = run_phase("cold_start", **common)
+    results["cold_start"] = {**cold, "seconds": round(wall, 2)}
+    step("indexing")
+    results["indexing"], _ = run_phase(
+        "indexing", documents=40 if quick else 1000, workdir=str(work), **common
+    )
+    step(f"retrieval at {sizes} chunks (embedded Chroma)")
+    results["retrieval"], _ = run_phase(
+        "retrieval_scale", sizes=sizes, queries=20 if quick else 100, **common
+    )
+    if args.server:
+        proc, url = start_chroma_server(work / "chroma-server")
+        try:
+            step(f"retrieval at {sizes} chunks (Chroma server)")
+            results["retrieval_server"], _ = run_phase(
+                "retrieval_scale", sizes=sizes, queries=20 if quick else 100, chroma_url=url,
+                **common,
+            )  # fmt: skip
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    results["targets"] = report.targets(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(workloads.dump(results), encoding="utf-8")
+    (args.out / "results.md").write_text(report.markdown(results), encoding="utf-8")
+    report.chart(results, args.out / "chart.png")
+    print(report.markdown(results))
+    missed = [t["name"] for t in results["targets"] if t["met"] is False]
+    print(f"\n{len(results['targets']) - len(missed)} of {len(results['targets'])} targets met; "
+          f"results in {args.out}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

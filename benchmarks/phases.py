@@ -1,0 +1,221 @@
+"""One measurement each, run in its own process so peak memory and cold start are its own.
+
+`python -m benchmarks.phases NAME '{"json": "args"}'` prints one line `RESULT {...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import workloads
+from evals.metrics import answer_correct, percentile
+from qa.settings import SEEDS_DIR, Settings
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _latency_summary(values: list[float]) -> dict[str, float | None]:
+    return {"p50": percentile(values, 50), "p95": percentile(values, 95)}
+
+
+def _score(rows: list[dict[str, Any]], answers: list[str]) -> float | None:
+    answerable = [(r, a) for r, a in zip(rows, answers, strict=True) if r["answers"]]
+    if not answerable:
+        return None
+    hits = [answer_correct(a, r["answers"], r.get("all_required", False)) for r, a in answerable]
+    return round(sum(hits) / len(hits), 3)
+
+
+def answer_ours(home: str, limit: int | None, **_: Any) -> dict[str, Any]:
+    """Our pipeline on the seeds gold questions, warm (one question answered first)."""
+    from qa import Assistant
+
+    rows = workloads.seeds_questions(limit)
+    assistant = Assistant(Settings(home=Path(home), collection="bench-seeds"))
+    assistant.index([SEEDS_DIR])
+    assistant.ask(rows[0]["question"])  # load models, fill the KV cache of the system prompt
+    ttft, total, answers = [], [], []
+    for row in rows:
+        answer = assistant.ask(row["question"])
+        total.append(answer.timings["total"])
+        ttft.append(answer.timings.get("ttft", answer.timings["total"]))
+        answers.append(answer.text if not answer.abstained else "")
+    return {
+        "questions": len(rows),
+        "accuracy": _score(rows, answers),
+        "ttft_s": _latency_summary(ttft),
+        "latency_s": _latency_summary(total),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def answer_reference(home: str, limit: int | None, workdir: str, **_: Any) -> dict[str, Any]:
+    from benchmarks.reference import ReferencePipeline
+
+    rows = workloads.seeds_questions(limit)
+    pipeline = ReferencePipeline(SEEDS_DIR, Path(workdir), Settings(home=Path(home)))
+    pipeline.ask(rows[0]["question"])  # warm, as for ours
+    results = [pipeline.ask(row["question"]) for row in rows]
+    cited = [r for r in results if "[" in r["answer"]]
+    return {
+        "questions": len(rows),
+        "accuracy": _score(rows, [r["answer"] for r in results]),
+        "answers_with_a_marker": round(len(cited) / len(results), 3),
+        "ttft_s": _latency_summary([r["ttft_s"] for r in results]),
+        "latency_s": _latency_summary([r["latency_s"] for r in results]),
+        "index_s": round(pipeline.index_seconds, 2),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any]:
+    """Our indexer against the raw embedder on the same texts; then an unchanged re-index."""
+    from index.chunking import chunk_article
+    from index.embedding import make_embedder
+    from index.indexer import embedding_text, index_paths
+    from index.loaders import load_article
+    from index.store import ChunkStore, open_client
+
+    settings = Settings(home=Path(home))
+    corpus = workloads.build_corpus(Path(workdir) / f"corpus{documents}", documents)
+    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    embedder.embed(["warm up"])
+    client = open_client(settings.home, None)
+    name = f"bench-index-{documents}-{time.time_ns()}"
+    store = ChunkStore(client, name, embedder.name, embedder.dimension)
+
+    started = time.perf_counter()
+    report = index_paths([corpus], store, embedder, progress=False)
+    ours_s = time.perf_counter() - started
+    chunks = report.chunks_embedded
+
+    texts = []
+    for path in sorted(corpus.iterdir()):
+        article = load_article(path)
+        texts += [embedding_text(c) for c in chunk_article(article, settings.chunk_words)]
+    started = time.perf_counter()
+    for i in range(0, len(texts), settings.embed_batch_size):
+        embedder.embed(texts[i : i + settings.embed_batch_size])
+    raw_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    again = index_paths([corpus], store, embedder, progress=False)
+    reindex_s = time.perf_counter() - started
+    client.delete_collection(name)
+    client.delete_collection(f"{name}__files")
+    return {
+        "documents": documents,
+        "chunks": chunks,
+        "ours_chunks_per_s": round(chunks / ours_s, 1),
+        "raw_embedder_chunks_per_s": round(len(texts) / raw_s, 1),
+        "ours_vs_raw": round((chunks / ours_s) / (len(texts) / raw_s), 3),
+        "reindex_unchanged_s": round(reindex_s, 3),
+        "reindex_embedded": again.chunks_embedded,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def retrieval_scale(
+    home: str, sizes: list[int], queries: int, chroma_url: str | None = None, **_: Any
+) -> dict[str, Any]:
+    """Hybrid retrieval latency as the collection grows (deterministic synthetic corpora)."""
+    from index.embedding import make_embedder
+    from index.store import ChunkStore, open_client
+    from qa.retrieval import HybridRetriever
+
+    settings = Settings(home=Path(home), chroma_url=chroma_url)
+    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    base_chunks, base_vectors = workloads.base_chunks(embedder)
+    questions = workloads.pack_questions(queries)
+    qvecs = embedder.embed(questions)
+    client = open_client(settings.home, chroma_url)
+    out: dict[str, Any] = {}
+    for size in sizes:
+        name = f"bench-scale-{size}"
+        store = ChunkStore(client, name, embedder.name, embedder.dimension)
+        started = time.perf_counter()
+        workloads.fill_to(store, base_chunks, base_vectors, size)
+        build_s = time.perf_counter() - started
+        retriever = HybridRetriever(store, embedder, hybrid=True)
+        started = time.perf_counter()
+        retriever.retrieve(questions[0], settings.top_k, query_vector=qvecs[0])
+        first_s = time.perf_counter() - started  # includes building the BM25 index
+        hybrid, dense = [], []
+        for q, v in zip(questions, qvecs, strict=True):
+            t0 = time.perf_counter()
+            retriever.retrieve(q, settings.top_k, query_vector=v)
+            hybrid.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            store.query(v, settings.top_k)
+            dense.append(time.perf_counter() - t0)
+        out[str(size)] = {
+            "chunks": store.count(),
+            "fill_s": round(build_s, 2),
+            "first_query_s": round(first_s, 3),
+            "hybrid_ms": {k: _ms(v) for k, v in _latency_summary(hybrid).items()},
+            "dense_ms": {k: _ms(v) for k, v in _latency_summary(dense).items()},
+        }
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def cold_start(home: str, **_: Any) -> dict[str, Any]:
+    """Imports, opening the index, loading the models and the first answer."""
+    from qa import Assistant
+
+    assistant = Assistant(Settings(home=Path(home), collection="bench-seeds"))
+    assistant.ensure_indexed()
+    answer = assistant.ask("Who accompanied Kim at the extended talks?")
+    return {"answered": not answer.abstained, "peak_rss_mb": _peak_rss_mb()}
+
+
+def embed_rate(**_: Any) -> dict[str, Any]:
+    """Sanity figure for the machine: MiniLM passages per second, batch 32."""
+    from index.embedding import make_embedder
+
+    embedder = make_embedder("minilm", 32)
+    texts = [f"News passage number {i} about a summit in Vladivostok." * 4 for i in range(256)]
+    embedder.embed(texts[:32])
+    t0 = time.perf_counter()
+    embedder.embed(texts)
+    return {"passages_per_s": round(len(texts) / (time.perf_counter() - t0), 1)}
+
+
+PHASES: dict[str, Callable[..., dict[str, Any]]] = {
+    "answer_ours": answer_ours,
+    "answer_reference": answer_reference,
+    "indexing": indexing,
+    "retrieval_scale": retrieval_scale,
+    "cold_start": cold_start,
+    "embed_rate": embed_rate,
+}
+
+
+def main() -> None:
+    name, args = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else "{}")
+    result = PHASES[name](**args)
+    print("RESULT " + json.dumps(result, default=_jsonable), flush=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.floating | np.integer):
+        return value.item()
+    return str(value)
+
+
+if __name__ == "__main__":
+    main()
