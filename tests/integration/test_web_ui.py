@@ -189,3 +189,14 @@ def test_gradio_client_calls_the_api_and_users_are_queued(ui_url: str) -> None:
     assert "Ri Yong-ho" in first["answer"] and "Choe Son-hui" in first["answer"]
     assert [c["source"] for c in first["citations"]] == ["004_dfd909dab3a5d0b8.txt"]
     assert re.search(r"\b(three|3) hours", second["answer"])
+
+
+def test_stop_ends_an_answer_and_the_chat_goes_on(page) -> None:
+    from playwright.sync_api import expect
+
+    _ask(page, "What did Putin say about security guarantees?")
+    page.locator("#stop").click()
+    # Whether Stop landed mid-stream or after the end, the next question must be answered.
+    _ask(page, "How long did the summit meetings last?")
+    _wait_for_answer(page)
+    expect(page.locator("#chat .message.bot").last).to_contain_text("hours")
