@@ -10,6 +10,7 @@ from pathlib import Path
 from index.embedding import Embedder, make_embedder
 from index.errors import UserError
 from index.indexer import IndexReport, index_paths
+from index.locking import collection_lock
 from index.store import ChunkStore, FileRecord, open_client
 from qa.citing import verify_reply
 from qa.evidence import select_evidence
@@ -95,16 +96,17 @@ class Assistant:
     # --- indexing ---------------------------------------------------------------------------
     def index(self, paths: Sequence[str | Path], progress: bool = False) -> IndexReport:
         s = self.settings
-        report = index_paths(
-            paths,
-            self.store,
-            self.embedder,
-            chunk_words=s.chunk_words,
-            overlap=s.chunk_overlap_sentences,
-            max_file_mb=s.max_file_mb,
-            batch_size=s.embed_batch_size,
-            progress=progress,
-        )
+        with collection_lock(s.home, s.collection):
+            report = index_paths(
+                paths,
+                self.store,
+                self.embedder,
+                chunk_words=s.chunk_words,
+                overlap=s.chunk_overlap_sentences,
+                max_file_mb=s.max_file_mb,
+                batch_size=s.embed_batch_size,
+                progress=progress,
+            )
         self.retriever.invalidate()
         return report
 

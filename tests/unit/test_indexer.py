@@ -189,3 +189,18 @@ def test_former_duplicate_is_indexed_when_the_original_changes(assistant, seeds_
     assert report.updated == [original.name]
     assert report.added == ["zz_copy.txt"]
     assert report.skipped == []
+
+
+def test_a_second_writer_waits_then_gets_a_clear_refusal(tmp_path) -> None:
+    import pytest
+
+    from index.locking import IndexBusyError, collection_lock
+
+    with collection_lock(tmp_path, "news"):
+        busy = pytest.raises(IndexBusyError, match="being indexed by another process")
+        with busy, collection_lock(tmp_path, "news", wait_s=0.3):
+            pass
+        with collection_lock(tmp_path, "other", wait_s=0.3):  # other collections are free
+            pass
+    with collection_lock(tmp_path, "news", wait_s=0.3):  # released after use
+        pass

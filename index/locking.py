@@ -1,0 +1,40 @@
+"""One writer per collection: `qa index`, the web page's uploads and a second terminal may
+all try to index the same collection at once. An advisory file lock under the data directory
+makes the later one wait a little, then refuse with a clear message (never interleave)."""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from index.errors import UserError
+
+
+class IndexBusyError(UserError):
+    """Another process is indexing this collection."""
+
+
+@contextmanager
+def collection_lock(home: Path, collection: str, wait_s: float = 30.0) -> Iterator[None]:
+    path = home / "locks" / f"{collection}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"collection {collection!r} is being indexed by another process; "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
