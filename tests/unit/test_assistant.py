@@ -145,8 +145,10 @@ def test_stream_yields_text_pieces_then_the_answer(indexed_assistant) -> None:
 def test_the_llm_sees_numbered_sources_and_the_question(indexed_assistant) -> None:
     llm = FakeLLM()
     sibling(indexed_assistant, llm=llm, evidence_sentences=3).ask(QUESTION)
-    (messages,) = llm.calls
-    assert messages[0]["role"] == "system" and "NOT IN ARTICLES" in messages[0]["content"]
+    sibling(indexed_assistant, llm=llm, abstain_instruction=True).ask(QUESTION)
+    messages, with_line = llm.calls
+    assert messages[0]["role"] == "system" and "NOT IN ARTICLES" not in messages[0]["content"]
+    assert "NOT IN ARTICLES" in with_line[0]["content"]  # the setting adds the abstain line
     user = messages[-1]["content"]
     assert user.rstrip().endswith(f"Question: {QUESTION}")
     assert "[1]" in user and "[3]" in user and "[4]" not in user
