@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: seconds, not minutes")
     parser.add_argument("--server", action="store_true", help="also measure a Chroma server")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--questions", type=int, help="only the first N seeds questions")
     parser.add_argument("--home", type=Path, help="data directory (default: a temporary one)")
     args = parser.parse_args(argv)
 
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     work = home / "work"
     work.mkdir(parents=True, exist_ok=True)
     common = {"home": str(home)}
-    limit = 2 if quick else None
+    limit = 2 if quick else args.questions
     sizes = [1000] if quick else [1000, 10_000, 100_000]
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
