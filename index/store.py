@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
@@ -24,6 +26,27 @@ from index.types import Chunk, Span
 
 class StoreError(UserError):
     """The store cannot be opened or used; the message says what to do."""
+
+
+T = TypeVar("T")
+
+# A Chroma server that restarts or drops a connection usually answers again within a second
+# or two; beyond that the person is told, and the next question tries afresh.
+SERVER_RETRIES = 3
+SERVER_RETRY_WAIT_S = 0.5
+
+
+def _is_transient(exc: Exception) -> bool:
+    """Connection-level failures (server down, restarting, slow) are worth a retry."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.TransportError, ConnectionError, TimeoutError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    return any(w in text for w in ("connection refused", "could not connect", "timed out"))
 
 
 @dataclass
@@ -153,52 +176,90 @@ class ChunkStore:
                 f"collection {collection!r} was built with embedder {stored!r}, not "
                 f"{embedder_name!r}; use another collection (QA_COLLECTION) or the same embedder"
             )
+        # HttpClient talks to a server through chromadb's FastAPI client class.
+        self.remote = "fastapi" in str(client.get_settings().chroma_api_impl).lower()
         self._batch = max(1, min(int(getattr(client, "get_max_batch_size", lambda: 5000)()), 5000))
+
+    def _call(self, action: str, fn: Callable[[], T]) -> T:
+        """Run one store operation; retry a bounded number of times when a server connection
+        fails, and turn every failure into a StoreError a person can act on.
+
+        Every write here is an idempotent upsert or delete, so a retry cannot duplicate."""
+        attempts = SERVER_RETRIES + 1 if self.remote else 1
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except StoreError:
+                raise
+            except Exception as exc:
+                transient = _is_transient(exc)
+                if transient and attempt + 1 < attempts:
+                    time.sleep(SERVER_RETRY_WAIT_S * (attempt + 1))
+                    continue
+                where = "the Chroma server" if self.remote else "the index"
+                hint = (
+                    "is the server running? Try again when it is back"
+                    if transient
+                    else "if this persists, move the index away and run `qa index` to rebuild it"
+                )
+                raise StoreError(
+                    f"{where} failed while {action} ({exc.__class__.__name__}: "
+                    f"{str(exc)[:160]}); {hint}"
+                ) from exc
+        raise AssertionError("unreachable")
 
     # --- writing ---------------------------------------------------------------------------
     def add_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         for i in range(0, len(chunks), self._batch):
             part = chunks[i : i + self._batch]
-            self.chunks.upsert(
+            upsert = partial(
+                self.chunks.upsert,
                 ids=[c.id for c in part],
                 embeddings=embeddings[i : i + self._batch].tolist(),
                 documents=[c.text for c in part],
                 metadatas=[_chunk_metadata(c) for c in part],
             )
+            self._call("adding chunks", upsert)
 
     def delete_file(self, path: str) -> None:
-        self.chunks.delete(where={"path": path})
-        self.files.delete(ids=[_file_id(path)])
+        self.delete_chunks_of(path)
+        self._call("removing a file", lambda: self.files.delete(ids=[_file_id(path)]))
 
     def delete_chunks_of(self, path: str) -> None:
-        self.chunks.delete(where={"path": path})
+        self._call("removing chunks", lambda: self.chunks.delete(where={"path": path}))
 
     def put_file(self, record: FileRecord) -> None:
-        self.files.upsert(
-            ids=[_file_id(record.path)],
-            embeddings=[[0.0]],  # file records are looked up by id, never by vector
-            documents=[record.title],
-            metadatas=[record.__dict__],
+        self._call(
+            "recording a file",
+            lambda: self.files.upsert(
+                ids=[_file_id(record.path)],
+                embeddings=[[0.0]],  # file records are looked up by id, never by vector
+                documents=[record.title],
+                metadatas=[record.__dict__],
+            ),
         )
 
     # --- reading ---------------------------------------------------------------------------
     def file_records(self) -> dict[str, FileRecord]:
-        got = self.files.get(include=["metadatas"])
+        got = self._call("listing files", lambda: self.files.get(include=["metadatas"]))
         return {
             str(m["path"]): FileRecord(**{k: m[k] for k in FileRecord.__dataclass_fields__})
             for m in got["metadatas"] or []
         }
 
     def count(self) -> int:
-        return int(self.chunks.count())
+        return int(self._call("counting chunks", self.chunks.count))
 
     def query(self, embedding: np.ndarray, n: int) -> list[StoredHit]:
         if n <= 0 or self.count() == 0:
             return []
-        res = self.chunks.query(
-            query_embeddings=[embedding.tolist()],
-            n_results=n,
-            include=["documents", "metadatas", "distances"],
+        res = self._call(
+            "searching",
+            lambda: self.chunks.query(
+                query_embeddings=[embedding.tolist()],
+                n_results=n,
+                include=["documents", "metadatas", "distances"],
+            ),
         )
         return [
             StoredHit(_chunk_from(i, d, m), float(dist))
@@ -215,7 +276,10 @@ class ChunkStore:
         """Every stored chunk, paged so memory stays flat on large corpora."""
         offset = 0
         while True:
-            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            read_page = partial(
+                self.chunks.get, include=["documents", "metadatas"], limit=page, offset=offset
+            )
+            got = self._call("reading chunks", read_page)
             ids = got["ids"]
             if not ids:
                 return
@@ -226,7 +290,8 @@ class ChunkStore:
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
-        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        read = partial(self.chunks.get, ids=list(ids), include=["documents", "metadatas"])
+        got = self._call("reading chunks", read)
         by_id = {
             i: _chunk_from(i, d, m)
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)

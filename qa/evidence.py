@@ -14,6 +14,7 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.types import Chunk, Span
+from qa.injection import looks_like_instruction
 from qa.retrieval import Hit
 from qa.text import content_words
 
@@ -42,7 +43,8 @@ def select_evidence(
     for hit in hits:
         for span, text in zip(hit.chunk.sentences, hit.chunk.sentence_texts, strict=True):
             key = (hit.chunk.path, span.start)
-            if key not in seen and len(text.split()) >= 3:
+            # Planted instructions are not news: the model never reads them (qa/injection.py).
+            if key not in seen and len(text.split()) >= 3 and not looks_like_instruction(text):
                 seen.add(key)
                 candidates.append((hit.chunk, span, text))
     if not candidates:

@@ -115,10 +115,14 @@ class OpenAICompatibleLLM:
                 ) as r:
                     if r.status_code >= 400:
                         r.read()
-                        raise LLMError(
+                        error = LLMError(
                             f"the LLM server at {self.base_url} answered HTTP {r.status_code}: "
                             f"{r.text[:200]}"
                         )
+                        if r.status_code in RETRY_STATUSES and attempt < self.retries:
+                            self._wait(attempt)
+                            continue
+                        raise error
                     for line in r.iter_lines():
                         piece = _sse_content(line)
                         if piece is None:
@@ -129,12 +133,33 @@ class OpenAICompatibleLLM:
             except httpx.InvalidURL as exc:
                 raise LLMError(f"bad LLM server URL {self.base_url!r}: {exc}") from exc
             except httpx.TransportError as exc:
+                # Once text has reached the reader a retry would repeat it, so stop there.
                 if started or attempt == self.retries:
-                    raise LLMError(
-                        f"cannot reach the LLM server at {self.base_url} "
-                        f"({exc.__class__.__name__}); is it running?"
-                    ) from exc
-                time.sleep(0.5 * (attempt + 1))
+                    message = _transport_message(self.base_url, exc, self.timeout, started)
+                    raise LLMError(message) from exc
+                self._wait(attempt)
+
+    @staticmethod
+    def _wait(attempt: int) -> None:
+        time.sleep(0.5 * (attempt + 1))
+
+
+# Overloaded or restarting servers answer these; a later attempt may succeed.
+RETRY_STATUSES = {429, 502, 503, 504}
+
+
+def _transport_message(base_url: str, exc: Exception, timeout: float, started: bool) -> str:
+    if started:
+        return (
+            f"the LLM server at {base_url} broke off its answer ({exc.__class__.__name__}); "
+            "please ask again"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return (
+            f"the LLM server at {base_url} did not answer within {timeout:g} s "
+            "(QA_REQUEST_TIMEOUT_S); it may be overloaded"
+        )
+    return f"cannot reach the LLM server at {base_url} ({exc.__class__.__name__}); is it running?"
 
 
 def _sse_content(line: str) -> str | None:

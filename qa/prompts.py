@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from qa.evidence import Evidence
 from qa.question_kind import is_yes_no_question
 
@@ -28,6 +30,22 @@ REWRITE_SYSTEM_PROMPT = (
 ABSTAIN_MARKERS = ("NOT IN ARTICLES", "NOT IN THE ARTICLES", "NOT IN ARTICLE")
 
 
+# Chat-template control tokens (ChatML, Llama, Gemma): inside an article or a question they
+# could open a fake system turn, so data never carries them to the model.
+_CONTROL_TOKENS = re.compile(
+    r"<\|[^|<>\s]{1,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>", re.IGNORECASE
+)
+# "[2]" written inside an article would look like our source numbering; it is dropped (not
+# rewritten as "(2)": the model then copies that style and its markers are lost).
+_BRACKET_NUMBER = re.compile(r"\s*\[\s*\d{1,3}\s*\]")
+
+
+def as_data(text: str) -> str:
+    """Text from articles, questions or history, made safe to place in a prompt."""
+    text = _CONTROL_TOKENS.sub(" ", text)
+    return " ".join(_BRACKET_NUMBER.sub("", text).split())
+
+
 def numbered_sources(evidence: list[Evidence]) -> str:
     """Sentences grouped by article: the article's title and date once, then its numbered
     sentences. Small models copy whatever follows a marker, so a marker is followed by the
@@ -36,10 +54,11 @@ def numbered_sources(evidence: list[Evidence]) -> str:
     last_path = None
     for number, e in enumerate(evidence, 1):
         if e.chunk.path != last_path:
-            meta = " ".join(x for x in (e.chunk.title, f"({e.chunk.published[:10]})") if x != "()")
+            title, date = as_data(e.chunk.title), e.chunk.published[:10]
+            meta = " ".join(x for x in (title, f"({date})") if x != "()")
             lines.append(f"Article: {meta}" if meta else "Article:")
             last_path = e.chunk.path
-        lines.append(f"[{number}] {' '.join(e.text.split())}")
+        lines.append(f"[{number}] {as_data(e.text)}")
     return "\n".join(lines)
 
 
@@ -47,7 +66,7 @@ def answer_messages(
     question: str, evidence: list[Evidence], abstain_instruction: bool = True
 ) -> list[dict[str, str]]:
     sources = numbered_sources(evidence)
-    user = f"Sources:\n{sources}\n\nQuestion: {question}"
+    user = f"Sources:\n{sources}\n\nQuestion: {as_data(question)}"
     if is_yes_no_question(question):
         user += f"\n{YES_NO_HINT}"
     system = SYSTEM_PROMPT + (ABSTAIN_INSTRUCTION if abstain_instruction else "")
@@ -55,6 +74,8 @@ def answer_messages(
 
 
 def rewrite_messages(history: list[tuple[str, str]], question: str) -> list[dict[str, str]]:
-    turns = "\n".join(f"Q: {q}\nA: {a}" for q, a in history[-2:])
-    user = f"Conversation:\n{turns}\n\nFollow-up question: {question}\nStand-alone question:"
+    turns = "\n".join(f"Q: {as_data(q)}\nA: {as_data(a)}" for q, a in history[-2:])
+    user = (
+        f"Conversation:\n{turns}\n\nFollow-up question: {as_data(question)}\nStand-alone question:"
+    )
     return [{"role": "system", "content": REWRITE_SYSTEM_PROMPT}, {"role": "user", "content": user}]

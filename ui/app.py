@@ -8,7 +8,9 @@ answering path is an API endpoint (`/ask`) for gradio_client.
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +33,13 @@ EXAMPLES = [
 MAX_TURNS = 6  # question/answer pairs kept for rewriting follow-ups
 
 Messages = list[dict[str, str]]
+
+
+STOPPED_NOTE = "*(stopped)*"
+
+
+def _session(request: gr.Request | None) -> str:
+    return str(getattr(request, "session_hash", None) or "default")
 
 
 def _error_text(exc: Exception) -> str:
@@ -92,16 +101,33 @@ def build_app(service: ChatService) -> gr.Blocks:
             model = gr.Dropdown(service.models(), value=settings.llm_model, label="Model")
 
         # --- chat --------------------------------------------------------------------------
+        turns_started = itertools.count(1)
+        # Stop sets a flag the running answer checks between tokens: generation really ends
+        # and the one model is free for the next question at once.
+        stop_flags: dict[str, threading.Event] = {}
+
         def respond(
-            text: str, chat: Messages, turns: list, coll: str, k: int, model_name: str
+            text: str,
+            chat: Messages,
+            turns: list,
+            coll: str,
+            k: int,
+            model_name: str,
+            request: gr.Request,
         ) -> Iterator[tuple[Messages, str, list, str]]:
+            turn = next(turns_started)
+            stop_flag = stop_flags.setdefault(_session(request), threading.Event())
+            stop_flag.clear()
             chat = [*chat, {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-            panel = render.sources_panel(None, service.article_text)
+            panel = render.sources_panel(None, service.article_text, turn)
             yield chat, panel, turns, ""
             answer: Answer | None = None
+            shown = ""
+            events = service.stream(text, turns, coll, int(k), model_name)
             try:
-                shown = ""
-                for event in service.stream(text, turns, coll, int(k), model_name):
+                for event in events:
+                    if stop_flag.is_set():
+                        break
                     if isinstance(event, Answer):
                         answer = event
                     else:
@@ -110,22 +136,30 @@ def build_app(service: ChatService) -> gr.Blocks:
                         yield chat, panel, turns, ""
             except Exception as exc:  # the page shows every failure as a message, never a trace
                 chat[-1] = {"role": "assistant", "content": _error_text(exc)}
-                yield chat, panel, turns, ""
+                yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
                 return
-            assert answer is not None
+            finally:
+                events.close()  # ends the model's generation and frees it
+            if answer is None:  # stopped
+                chat[-1] = {"role": "assistant", "content": f"{shown} {STOPPED_NOTE}".strip()}
+                yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
+                return
             chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer)}
             turns = [*turns, (answer.standalone_question, answer.text)][-MAX_TURNS:]
-            yield chat, render.sources_panel(answer, service.article_text), turns, ""
+            yield chat, render.sources_panel(answer, service.article_text, turn), turns, ""
+
+        def request_stop(request: gr.Request) -> None:
+            flag = stop_flags.get(_session(request))
+            if flag is not None:
+                flag.set()
 
         chat_inputs = [question, chatbot, history, collection, top_k, model]
         chat_outputs = [chatbot, sources, history, question]
-        events = [
+        for trigger in (send.click, question.submit):
             trigger(
                 respond, chat_inputs, chat_outputs, concurrency_id="llm", api_visibility="private"
             )
-            for trigger in (send.click, question.submit)
-        ]
-        stop.click(None, cancels=events)  # type: ignore[arg-type]
+        stop.click(request_stop, queue=False, api_visibility="private")
         clear.click(
             lambda: ([], [], render.sources_panel(None, service.article_text)),
             outputs=[chatbot, history, sources],

@@ -79,10 +79,17 @@ def source_card(number: int, c: Citation, article: str | None) -> str:
     )
 
 
-def sources_panel(answer: Answer | None, article_text: ArticleText) -> str:
-    """Cited sources for the last answer, then the uncited retrieved files with scores."""
+def sources_panel(
+    answer: Answer | None, article_text: ArticleText, turn: int = 0, done: bool | None = None
+) -> str:
+    """Cited sources for the last answer, then the uncited retrieved files with scores.
+
+    `data-turn` numbers the question the panel belongs to and `qa-done` marks it final, so
+    scripts (and the browser tests) can tell a finished answer from one still streaming."""
+    done = answer is not None if done is None else done
+    attrs = f"data-turn='{turn}'" + (" data-done='1'" if done else "")
     if answer is None:
-        return "<div class='qa-sources qa-empty'>Sources of the answer appear here.</div>"
+        return f"<div class='qa-sources qa-empty' {attrs}>Sources of the answer appear here.</div>"
     cards = [source_card(i, c, article_text(c)) for i, c in enumerate(answer.citations, 1)]
     if not cards:
         cards = ["<div class='qa-empty'>No source supports an answer to this question.</div>"]
@@ -96,7 +103,7 @@ def sources_panel(answer: Answer | None, article_text: ArticleText) -> str:
             "<details class='qa-retrieved'><summary>Also retrieved, not cited "
             f"({len(others)})</summary><ul>{rows}</ul></details>"
         )
-    return "<div class='qa-sources'>" + "".join(cards) + "</div>"
+    return f"<div class='qa-sources' {attrs}>" + "".join(cards) + "</div>"
 
 
 def index_rows(records: list[FileRecord]) -> list[list[str | int]]:

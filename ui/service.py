@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -90,7 +90,7 @@ class ChatService:
         collection: str | None = None,
         top_k: int | None = None,
         model: str | None = None,
-    ) -> Iterator[str | Answer]:
+    ) -> Generator[str | Answer, None, None]:
         assistant = self.assistant(collection, top_k, model)
         with self._generate:
             yield from assistant.stream(question, history)

@@ -5,10 +5,18 @@ independent without paying for model loads again."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from processes import free_port, stop
 
 from qa import Assistant, Settings
 from qa.settings import SEEDS_DIR
@@ -30,3 +38,42 @@ def real_assistant(qa_home: Path) -> Assistant:
 @pytest.fixture
 def fresh_collection() -> str:
     return f"it-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class UIServer:
+    url: str
+    pid: int
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
+    """`qa ui` on a free loopback port with the embedded defaults (seeds indexed on start)."""
+    home = tmp_path_factory.mktemp("ui_home")
+    port = free_port()
+    log = (home / "ui.log").open("w")
+    env = {**os.environ, "QA_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "ui", "--port", str(port), "--no-browser"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"qa ui exited: {(home / 'ui.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("qa ui did not answer within 240 s")
+        yield UIServer(url, proc.pid, home)
+    finally:
+        stop(proc)
+        log.close()

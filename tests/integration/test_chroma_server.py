@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from processes import free_port, stop
+from processes import free_port, start_chroma, stop
 
 from index.store import StoreError
 from qa import Assistant, Settings
@@ -20,32 +15,12 @@ from qa.settings import SEEDS_DIR
 pytestmark = pytest.mark.integration
 
 
-def _chroma_executable() -> str:
-    exe = Path(sys.executable).parent / "chroma"
-    return str(exe) if exe.exists() else (shutil.which("chroma") or "chroma")
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [_chroma_executable(), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    proc = start_chroma(tmp_path / "server", port)
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("chroma server did not start within 60 s")
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
 

@@ -204,3 +204,20 @@ def test_a_second_writer_waits_then_gets_a_clear_refusal(tmp_path) -> None:
             pass
     with collection_lock(tmp_path, "news", wait_s=0.3):  # released after use
         pass
+
+
+def test_symlinks_are_followed_once_and_dangling_ones_ignored(assistant, seeds_copy) -> None:
+    import os
+
+    (seeds_copy / "alias.txt").symlink_to(seeds_copy / seed("000").name)
+    (seeds_copy / "dangling.txt").symlink_to(seeds_copy / "nothing-here.txt")
+    report = assistant.index([seeds_copy])
+    assert len(report.added) == N  # the alias is the same file, indexed once
+    assert report.skipped == []
+    assert_store_consistent(assistant)
+    if os.geteuid() != 0:  # root reads everything, so only a normal user can test this
+        locked = seeds_copy / "locked.txt"
+        locked.write_text("A locked article about a summit in Vladivostok. " * 5)
+        locked.chmod(0)
+        again = assistant.index([seeds_copy])
+        assert dict(again.skipped)["locked.txt"] == "permission denied"

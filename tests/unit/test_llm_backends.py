@@ -44,9 +44,9 @@ class _Handler(BaseHTTPRequestHandler):
             }
         )
         mode = self.server.mode  # type: ignore[attr-defined]
-        if mode == "500":
+        if mode in ("500", "503"):
             payload = b'{"error": "model exploded"}'
-            self.send_response(500)
+            self.send_response(int(mode))
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -128,6 +128,15 @@ def test_http_500_is_an_llm_error(server) -> None:
     assert "model exploded" in str(info.value)
     assert isinstance(info.value, UserError)
     assert len(server.requests) == 1  # an HTTP error is not retried
+
+
+def test_http_503_is_retried_a_bounded_number_of_times(server, monkeypatch) -> None:
+    server.mode = "503"
+    monkeypatch.setattr(OpenAICompatibleLLM, "_wait", staticmethod(lambda attempt: None))
+    llm = OpenAICompatibleLLM(_settings(_url(server)), retries=2)
+    with pytest.raises(LLMError, match="HTTP 503"):
+        list(llm.stream_chat(MESSAGES, 8, []))
+    assert len(server.requests) == 3
 
 
 def test_non_chat_completion_data_is_an_llm_error(server) -> None:

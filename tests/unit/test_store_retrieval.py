@@ -161,3 +161,32 @@ def test_fingerprint_ignores_paths_but_not_knobs(tmp_path) -> None:
     assert base.fingerprint() == Settings(home=tmp_path / "b").fingerprint()
     assert base.fingerprint() != Settings(home=tmp_path / "a", top_k=9).fingerprint()
     assert len(base.fingerprint()) == 12
+
+
+def test_store_failures_become_store_errors_and_server_faults_are_retried(
+    tmp_path, monkeypatch
+) -> None:
+    import httpx
+
+    import index.store as store_module
+    from index.store import ChunkStore, StoreError, open_client
+
+    store = ChunkStore(open_client(tmp_path, None), "faults", "hash-256", 256)
+    calls = {"n": 0}
+
+    def flaky() -> int:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise httpx.ConnectError("Connection refused")
+        return 7
+
+    monkeypatch.setattr(store_module, "SERVER_RETRY_WAIT_S", 0.0)
+    with pytest.raises(StoreError, match="the index failed while counting"):
+        store._call("counting chunks", flaky)  # on-disk store: no retry, a clear error
+    assert calls["n"] == 1
+    store.remote = True
+    assert store._call("counting chunks", flaky) == 7  # a server gets bounded retries
+    calls["n"] = -10
+    with pytest.raises(StoreError, match="is the server running"):
+        store._call("counting chunks", flaky)
+    assert calls["n"] == -10 + store_module.SERVER_RETRIES + 1
