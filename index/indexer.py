@@ -137,13 +137,13 @@ def _flush(
         if texts
         else np.zeros((0, embedder.dimension), dtype=np.float32)
     )
-    offset = 0
-    for article, chunks, existed in pending:
-        # Old chunks go first, the file record last: a crash in between means "redo this file".
-        store.delete_chunks_of(article.path)
-        store.add_chunks(chunks, vectors[offset : offset + len(chunks)])
-        offset += len(chunks)
-        store.put_file(
+    # One delete, one upsert of chunks and one of file records per flush: Chroma's cost is
+    # per call. Old chunks go first and the file records last, so a crash anywhere in
+    # between leaves these files looking un-indexed and the next run redoes them.
+    store.delete_chunks_of(*(article.path for article, _, _ in pending))
+    store.add_chunks([c for _, chunks, _ in pending for c in chunks], vectors)
+    store.put_files(
+        [
             FileRecord(
                 path=article.path,
                 source=article.source,
@@ -153,7 +153,10 @@ def _flush(
                 published=article.published,
                 chunks=len(chunks),
             )
-        )
+            for article, chunks, _ in pending
+        ]
+    )
+    for article, _, existed in pending:
         (report.updated if existed else report.added).append(article.source)
     report.chunks_embedded += len(texts)
     pending.clear()

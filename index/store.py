@@ -225,19 +225,27 @@ class ChunkStore:
         self.delete_chunks_of(path)
         self._call("removing a file", lambda: self.files.delete(ids=[_file_id(path)]))
 
-    def delete_chunks_of(self, path: str) -> None:
-        self._call("removing chunks", lambda: self.chunks.delete(where={"path": path}))
+    def delete_chunks_of(self, *paths: str) -> None:
+        """Remove every chunk of these files (one call: Chroma pays per call, not per row)."""
+        if not paths:
+            return
+        where = {"path": paths[0]} if len(paths) == 1 else {"path": {"$in": list(paths)}}
+        self._call("removing chunks", lambda: self.chunks.delete(where=where))
 
     def put_file(self, record: FileRecord) -> None:
-        self._call(
-            "recording a file",
-            lambda: self.files.upsert(
-                ids=[_file_id(record.path)],
-                embeddings=[[0.0]],  # file records are looked up by id, never by vector
-                documents=[record.title],
-                metadatas=[record.__dict__],
-            ),
+        self.put_files([record])
+
+    def put_files(self, records: Sequence[FileRecord]) -> None:
+        if not records:
+            return
+        upsert = partial(
+            self.files.upsert,
+            ids=[_file_id(r.path) for r in records],
+            embeddings=[[0.0]] * len(records),  # file records are looked up by id, never by vector
+            documents=[r.title for r in records],
+            metadatas=[r.__dict__ for r in records],
         )
+        self._call("recording files", upsert)
 
     # --- reading ---------------------------------------------------------------------------
     def file_records(self) -> dict[str, FileRecord]:

@@ -264,7 +264,7 @@ def test_chroma_server_killed_mid_index_then_rerun_gives_a_clean_store(
 
     def add_then_crash_the_server(store: ChunkStore, chunks, vectors) -> None:
         calls["n"] += 1
-        if calls["n"] == 3:  # partway through the seeds
+        if calls["n"] == 2:  # partway through the seeds
             chroma["proc"].kill()
             chroma["proc"].wait()
         real_add(store, chunks, vectors)
