@@ -41,7 +41,7 @@ print(json.dumps({"count": store.count(), "ids": ids, "files": files}))
 
 def _env(home: Path, collection: str) -> dict[str, str]:
     return {**os.environ, "QA_HOME": str(home), "QA_COLLECTION": collection,
-            "QA_EMBEDDER": "hash", "QA_EMBED_BATCH_SIZE": "4"}  # fmt: skip
+            "QA_EMBEDDER": "hash", "QA_EMBED_BATCH_SIZE": "1"}  # fmt: skip
 
 
 def _index(corpus: Path, env: dict[str, str]) -> subprocess.Popen:
