@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -41,12 +41,36 @@ print(json.dumps({"count": store.count(), "ids": ids, "files": files}))
 
 def _env(home: Path, collection: str) -> dict[str, str]:
     return {**os.environ, "QA_HOME": str(home), "QA_COLLECTION": collection,
-            "QA_EMBEDDER": "hash", "QA_EMBED_BATCH_SIZE": "1"}  # fmt: skip
+            "QA_EMBEDDER": "hash", "QA_EMBED_BATCH_SIZE": "1",
+            # Redraw the progress bar after every file: the kills are aimed by it.
+            "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1"}  # fmt: skip
 
 
-def _index(corpus: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([QA, "index", str(corpus), "-q"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+def _index(corpus: Path, env: dict[str, str], quiet: bool = True) -> subprocess.Popen:
+    args = [QA, "index", str(corpus)] + (["-q"] if quiet else [])
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+
+
+PROGRESS = re.compile(rb"(\d+)/(\d+) \[")
+
+
+def _kill_when_progress_reaches(proc: subprocess.Popen, share_of_files: float) -> None:
+    """Reads the progress bar as it is drawn and kills once that share of files is passed.
+
+    Aiming by the indexer's own progress, not by a clock, lands the kill mid-run on a slow
+    or a fast machine alike."""
+    fd = proc.stderr.fileno()
+    seen = b""
+    while chunk := os.read(fd, 4096):  # returns what is there; b"" once the process ends
+        seen = (seen + chunk)[-200:]
+        reached = PROGRESS.findall(seen)
+        if reached:
+            done, total = map(int, reached[-1])
+            if done >= share_of_files * total:
+                proc.send_signal(signal.SIGKILL)
+                break
+    proc.wait(timeout=60)
 
 
 def _inspect(env: dict[str, str]) -> dict:
@@ -61,26 +85,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_corpus(tmp_path_factory.mktemp("crash") / "articles", 200)
 
 
-def _seconds_until_store_opens(home: Path, proc: subprocess.Popen) -> float:
-    """Imports and start-up come before any write; kills are timed after them."""
-    started = time.perf_counter()
-    while proc.poll() is None and not (home / "chroma" / "chroma.sqlite3").exists():
-        time.sleep(0.02)
-    return time.perf_counter() - started
-
-
 @pytest.fixture(scope="module")
 def clean_build(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     home = tmp_path_factory.mktemp("clean-home")
     env = _env(home, "articles")
-    started = time.perf_counter()
     proc = _index(corpus, env)
-    startup = _seconds_until_store_opens(home, proc)
     _, err = proc.communicate(timeout=600)
-    seconds = time.perf_counter() - started
     assert proc.returncode == 0, err
     state = _inspect(env)
-    state["startup_s"], state["work_s"] = startup, max(seconds - startup, 0.5)
     assert state["count"] == len(set(state["ids"])) > 0
     return state
 
@@ -91,16 +103,13 @@ def test_sigkill_mid_index_never_corrupts_and_a_rerun_completes(
     env = _env(tmp_path, "articles")
     rng = random.Random(20261123)
     seen_partial = []
+    stored_share = 0.0
     for _ in range(KILLS):
-        # Aim inside the writing that is left: each run only redoes what is not stored yet.
-        left = 1 - (seen_partial[-1] if seen_partial else 0) / clean_build["count"]
-        proc = _index(corpus, env)
-        pause = clean_build["startup_s"] + rng.uniform(0.05, 0.9) * left * clean_build["work_s"]
-        time.sleep(pause)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
+        # Aim inside the files that are left: each run skips what is stored already.
+        target = stored_share + rng.uniform(0.1, 0.9) * (1 - stored_share)
+        _kill_when_progress_reaches(_index(corpus, env, quiet=False), target)
         state = _inspect(env)  # opens cleanly after every kill
+        stored_share = len(state["files"]) / len(clean_build["files"])
         assert state["count"] == len(set(state["ids"]))
         assert set(state["ids"]) <= set(clean_build["ids"])
         seen_partial.append(state["count"])
