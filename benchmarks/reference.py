@@ -1,9 +1,10 @@
 """The reference: a vanilla LlamaIndex pipeline as its documentation teaches it.
 
 SimpleDirectoryReader -> default SentenceSplitter -> ChromaVectorStore -> VectorStoreIndex ->
-CitationQueryEngine (similarity_top_k=3, streaming), with the same MiniLM embedder and the
-same GGUF model file as our pipeline. Only the prompt format is supplied, because LlamaCPP's
-default formatter is Llama-2's and the model is a ChatML (Qwen) model.
+CitationQueryEngine (similarity_top_k=3, streaming), with the same MiniLM embedder, the same
+GGUF model file and the same runtime as our pipeline: llama.cpp's server in a child process
+(qa/supervisor.py), reached through llama-index's OpenAI-like integration, which applies the
+model's own chat template.
 """
 
 from __future__ import annotations
@@ -16,15 +17,6 @@ from typing import Any
 from qa.settings import Settings
 
 
-def _chatml(messages: Any) -> str:
-    parts = [f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>" for m in messages]
-    return "\n".join(parts) + "\n<|im_start|>assistant\n"
-
-
-def _chatml_completion(prompt: str) -> str:
-    return f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
-
-
 class ReferencePipeline:
     def __init__(self, corpus: Path, workdir: Path, settings: Settings) -> None:
         import chromadb
@@ -34,10 +26,11 @@ class ReferencePipeline:
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.core.query_engine import CitationQueryEngine
         from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-        from llama_index.llms.llama_cpp import LlamaCPP
+        from llama_index.llms.openai_like import OpenAILike
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         from qa.model_files import resolve_model_path
+        from qa.supervisor import ModelProcess
 
         started = time.perf_counter()
         documents = SimpleDirectoryReader(str(corpus)).load_data()
@@ -57,15 +50,19 @@ class ReferencePipeline:
             transformations=[SentenceSplitter()],
         )
         self.index_seconds = time.perf_counter() - started
-        self.llm = LlamaCPP(
-            model_path=str(resolve_model_path(settings.llm_model, settings.home)),
+        # The same threads as ours (llama.cpp's own default is half the cores).
+        self.model_process = ModelProcess(
+            resolve_model_path(settings.llm_model, settings.home),
+            threads=settings.n_threads or os.cpu_count() or 2,
+        )
+        self.llm = OpenAILike(
+            model=settings.llm_model,
+            api_base=self.model_process.ensure_running(),
+            api_key="unused",
+            is_chat_model=True,
+            context_window=settings.n_ctx,
             temperature=0.0,
-            max_new_tokens=settings.max_answer_tokens,
-            # The same threads as ours (llama.cpp's own default is half the cores).
-            model_kwargs={"n_threads": settings.n_threads or os.cpu_count() or 2, "seed": 0},
-            messages_to_prompt=_chatml,
-            completion_to_prompt=_chatml_completion,
-            verbose=False,
+            max_tokens=settings.max_answer_tokens,
         )
         self.engine = CitationQueryEngine.from_args(
             self.index, llm=self.llm, similarity_top_k=3, streaming=True

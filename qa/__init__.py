@@ -4,11 +4,32 @@ from qa import Assistant, Settings
 answer = Assistant(Settings()).ask("Who accompanied Kim at the extended talks?")
 """
 
-from index.errors import UserError
-from index.indexer import IndexReport
-from qa.assistant import ABSTAIN_TEXT, Assistant, Conversation, InputError
-from qa.settings import Settings
-from qa.types import Answer, Citation, RetrievedSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from index.errors import UserError
+    from index.indexer import IndexReport
+    from qa.assistant import ABSTAIN_TEXT, Assistant, Conversation, InputError
+    from qa.settings import Settings
+    from qa.types import Answer, Citation, RetrievedSource
+
+# Imported on first use, so that light entry points (the model process, `qa doctor`'s
+# CPU check) start without loading the store and the embedder's libraries.
+_EXPORTS = {
+    "ABSTAIN_TEXT": "qa.assistant",
+    "Answer": "qa.types",
+    "Assistant": "qa.assistant",
+    "Citation": "qa.types",
+    "Conversation": "qa.assistant",
+    "IndexReport": "index.indexer",
+    "InputError": "qa.assistant",
+    "RetrievedSource": "qa.types",
+    "Settings": "qa.settings",
+    "UserError": "index.errors",
+}
 
 __all__ = [
     "ABSTAIN_TEXT",
@@ -22,3 +43,9 @@ __all__ = [
     "Settings",
     "UserError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'qa' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

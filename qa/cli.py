@@ -94,6 +94,12 @@ def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(assistant: Assistant, args: argparse.Namespace) -> int:
+    from qa.doctor import doctor
+
+    return doctor(assistant.settings, as_json=args.json)
+
+
 def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
     from evals.runner import format_comparison, format_table, load_summary, run_eval
 
@@ -158,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_ui.add_argument("--port", type=int, default=7860, help="port (7860)")
     p_ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
 
+    p_doctor = sub.add_parser("doctor", help="check the machine, model, store and servers")
+    p_doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
     p_eval = sub.add_parser("eval", help="score answers against gold questions")
     p_eval.add_argument("--gold", type=Path, help="gold questions (.jsonl)")
     p_eval.add_argument("--corpus", type=Path, help="article folder (default: seeds/)")
@@ -202,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "chat": _cmd_chat,
             "ui": _cmd_ui,
             "eval": _cmd_eval,
+            "doctor": _cmd_doctor,
         }
         handler = handlers[args.command]
         return handler(assistant, args)

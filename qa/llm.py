@@ -1,6 +1,7 @@
 """Language-model backends behind one small interface.
 
-- llama_cpp: a packaged GGUF model run in-process with llama-cpp-python (offline default).
+- llama_cpp: a packaged GGUF model served by llama.cpp in a supervised child process
+  (offline default; qa/supervisor.py).
 - openai: any OpenAI-compatible chat-completions server (Ollama, vLLM, llama.cpp server,
   hosted APIs); key read from an environment variable.
 - fake: a deterministic extractive stand-in for fast tests, registered like the others.
@@ -19,6 +20,7 @@ import httpx
 
 from index.errors import UserError
 from qa.settings import Settings
+from qa.supervisor import DOCTOR_HINT, ModelProcess, ModelProcessError
 
 Message = dict[str, str]
 
@@ -37,48 +39,56 @@ class LLM(Protocol):
         ...
 
 
-class LlamaCppLLM:
-    """A GGUF model loaded once and kept warm; llama.cpp reuses the KV cache of the shared
-    prompt prefix (system prompt) between calls."""
+class LocalModelLLM:
+    """The packaged GGUF model, served by llama.cpp in its own supervised process.
+
+    A crash of the model process (illegal instruction, out of memory, SIGKILL) ends the
+    answer being written with one clear line; the process is started again at once, so the
+    next question is answered. llama.cpp's server keeps the KV cache of the previous
+    prompt, so the fixed system prompt is not computed again."""
 
     def __init__(self, settings: Settings) -> None:
-        from llama_cpp import Llama
-
         from qa.model_files import resolve_model_path
 
         path = resolve_model_path(settings.llm_model, settings.home)
         self.name = settings.llm_model
-        self.temperature = settings.temperature
+        logs = settings.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.process = ModelProcess(
+            path,
+            n_ctx=settings.n_ctx,
+            parallel=settings.llm_parallel,
+            threads=settings.n_threads,
+            log_path=logs / "model-process.log",
+            start_timeout_s=settings.model_start_timeout_s,
+        )
+        self._client = OpenAICompatibleLLM(settings, retries=0)
+        self._start()
+
+    def _start(self) -> str:
         try:
-            self.model = Llama(
-                model_path=str(path),
-                n_ctx=settings.n_ctx,
-                n_threads=settings.n_threads or os.cpu_count() or 2,
-                n_batch=512,
-                verbose=False,
-                seed=0,
-            )
-        except (ValueError, RuntimeError) as exc:
-            raise LLMError(f"cannot load model file {path}: {exc}") from exc
+            return self.process.ensure_running()
+        except ModelProcessError as exc:
+            raise LLMError(str(exc)) from exc
 
     def stream_chat(
         self, messages: list[Message], max_tokens: int, stop: list[str]
     ) -> Iterator[str]:
+        self._client.base_url = self._start()
         try:
-            stream = self.model.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                temperature=self.temperature,
-                stop=stop or None,
-                stream=True,
-            )
-            for part in stream:
-                delta: dict = part["choices"][0]["delta"]  # type: ignore[index,assignment]
-                content = delta.get("content")
-                if content:
-                    yield str(content)
-        except ValueError as exc:  # e.g. prompt longer than the context window
-            raise LLMError(f"the local model failed: {exc}") from exc
+            yield from self._client.stream_chat(messages, max_tokens, stop)
+        except LLMError as exc:
+            cause = self.process.exit_cause(wait_s=2.0)
+            if cause is None:
+                raise
+            self.process.restart_in_background()
+            raise LLMError(
+                f"the language model process crashed ({cause}); it is being restarted, so "
+                f"ask again in a moment. If this repeats, {DOCTOR_HINT}"
+            ) from exc
+
+    def close(self) -> None:
+        self.process.close()
 
 
 class OpenAICompatibleLLM:
@@ -214,7 +224,7 @@ class FakeLLM:
 
 
 LLM_BACKENDS: dict[str, Callable[[Settings], LLM]] = {
-    "llama_cpp": LlamaCppLLM,
+    "llama_cpp": LocalModelLLM,
     "openai": OpenAICompatibleLLM,
     "fake": FakeLLM,
 }

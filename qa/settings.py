@@ -101,8 +101,8 @@ class Settings(BaseSettings):
     # --- generation --------------------------------------------------------------------------
     llm_backend: Literal["llama_cpp", "openai", "fake"] = Field(
         default="llama_cpp",
-        description="'llama_cpp' (packaged GGUF, offline), 'openai' (any OpenAI-compatible server) "
-        "or 'fake' (tests).",
+        description="'llama_cpp' (packaged GGUF run by llama.cpp in a supervised child process, "
+        "offline), 'openai' (any OpenAI-compatible server) or 'fake' (tests).",
     )
     llm_model: str = Field(
         default="qwen2.5-coder-1.5b",
@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=96, ge=8, le=2048, description="Generation cap.")
     temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads (None: all).")
+    llm_parallel: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Answers the local model process decodes at once (llama.cpp server slots); "
+        "each slot gets n_ctx tokens.",
+    )
+    model_start_timeout_s: float = Field(
+        default=300.0, gt=0, description="How long the model process may take to load."
+    )
     n_ctx: int = Field(default=2048, ge=512, le=32768, description="llama.cpp context window.")
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with a clear message."

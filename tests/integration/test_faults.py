@@ -1,6 +1,6 @@
 """Faults around the chatbot, with real servers on loopback that the tests start and stop.
 
-- the LLM: a real llama.cpp server (llama-cpp-python's OpenAI-compatible server, packaged
+- the LLM: a real llama.cpp server (the model process, qa/llm_process.py, with the packaged
   0.5B model) behind a fault-injecting proxy (fault_proxy.py) that can be stopped, slowed,
   made to answer errors or garbage, or to drop an answer halfway;
 - the store: a real `chroma run` server, stopped, stalled (SIGSTOP) and restarted mid-session
@@ -45,10 +45,10 @@ class LLMServer:
     def __init__(self, home: Path) -> None:
         model = resolve_model_path("qwen2.5-coder-0.5b", home)
         self.llm_port, self.proxy_port = free_port(), free_port()
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                   "--host", "127.0.0.1", "--port", str(self.llm_port), "--n_ctx", "2048",
-                   "--n_threads", str(os.cpu_count() or 2), "--verbose", "false"]  # fmt: skip
-        self.llm = start(command, f"http://127.0.0.1:{self.llm_port}/v1/models", timeout_s=180)
+        command = [sys.executable, "-m", "qa.llm_process", "--model", str(model),
+                   "--port", str(self.llm_port), "--n-ctx", "2048",
+                   "--threads", str(os.cpu_count() or 2)]  # fmt: skip
+        self.llm = start(command, f"http://127.0.0.1:{self.llm_port}/health", timeout_s=180)
         self.proxy = self.start_proxy()
 
     @property

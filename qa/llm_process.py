@@ -1,0 +1,94 @@
+"""The model process: llama.cpp's own OpenAI-compatible server, on loopback, in a child process.
+
+The app starts it (`python -m qa.llm_process --model FILE --port N ...`, see
+qa/supervisor.py) and talks to it over HTTP. Whatever kills this process (an illegal
+instruction, the out-of-memory killer, a damaged model file) ends this process only; the
+supervisor reports the cause and starts a new one.
+
+The runtime is xllamacpp, a prebuilt llama.cpp for the x86-64-v3 baseline (docs/runtime.md).
+This module imports nothing heavy, so it also runs quickly under an emulated CPU (CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+# Exit codes the supervisor understands (qa/supervisor.py).
+EXIT_LOAD_FAILED = 3
+EXIT_BAD_ARGS = 4
+
+
+def server_params(args: argparse.Namespace):  # -> xllamacpp.CommonParams
+    import xllamacpp as xlc
+
+    params = xlc.CommonParams()
+    params.model.path = args.model
+    params.n_parallel = args.parallel
+    params.n_ctx = args.n_ctx * args.parallel  # the server splits the context among its slots
+    params.n_batch = 512
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.hostnames = [args.host]
+    params.port = args.port
+    params.cache_prompt = True  # reuse the KV cache of the shared prompt prefix
+    params.use_jinja = True  # the model's own chat template
+    params.warmup = args.warmup
+    params.sampling.seed = 0
+    params.endpoint_slots = True
+    return params
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m qa.llm_process")
+    parser.add_argument("--model", required=True, help="GGUF file")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--n-ctx", type=int, default=2048, help="context per slot")
+    parser.add_argument("--parallel", type=int, default=1, help="slots decoded together")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false")
+    parser.add_argument(
+        "--stdin-lifeline",
+        action="store_true",
+        help="exit when stdin closes: the app holds the other end, so this ends with the app",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except SystemExit:
+        return EXIT_BAD_ARGS
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if not os.path.isfile(args.model):
+        print(f"model file not found: {args.model}", file=sys.stderr, flush=True)
+        return EXIT_LOAD_FAILED
+    import xllamacpp as xlc
+
+    try:
+        server = xlc.Server(server_params(args))
+    except Exception as exc:  # the runtime raises plain exceptions for unreadable models
+        print(f"failed to load model {args.model}: {exc}", file=sys.stderr, flush=True)
+        return EXIT_LOAD_FAILED
+    print(f"listening on {getattr(server, 'listening_address', args.port)}", flush=True)
+    if args.stdin_lifeline:
+        # The pipe closes when the app's process ends in any way, SIGKILL included (prctl's
+        # PDEATHSIG would fire when the app's starting *thread* ends, not the app).
+        try:
+            while sys.stdin.read(1 << 16):
+                pass
+        except (OSError, ValueError):
+            pass
+    else:
+        signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+        while True:
+            signal.pause()
+    os._exit(0)  # skip the runtime's slow teardown
+
+
+if __name__ == "__main__":
+    sys.exit(main())
