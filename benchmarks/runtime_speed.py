@@ -72,9 +72,10 @@ def via_llama_cpp_python(
         chat: Any = messages()
         llm.create_chat_completion(messages=chat, max_tokens=max_tokens, temperature=0)
         perf = llama_cpp.llama_perf_context(llm.ctx)
-        runs.append({"prompt_n": perf.n_p_eval, "prompt_tps": 1e3 * perf.n_p_eval / perf.t_p_eval_ms,
-                     "gen_n": perf.n_eval, "gen_tps": 1e3 * perf.n_eval / perf.t_eval_ms,
-                     "load_s": load_s})  # fmt: skip  # noqa: E501
+        prompt_tps = 1e3 * perf.n_p_eval / perf.t_p_eval_ms
+        gen_tps = 1e3 * perf.n_eval / perf.t_eval_ms
+        runs.append({"prompt_n": perf.n_p_eval, "prompt_tps": prompt_tps, "gen_n": perf.n_eval,
+                     "gen_tps": gen_tps, "load_s": load_s})  # fmt: skip
     return runs
 
 
