@@ -5,6 +5,7 @@ makes the later one wait a little, then refuse with a clear message (never inter
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,26 @@ def collection_lock(home: Path, collection: str, wait_s: float = 30.0) -> Iterat
                         "try again when it has finished"
                     ) from None
                 time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))  # for `qa doctor`: who holds it
+        handle.flush()
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_holders(home: Path) -> dict[str, int]:
+    """Collections being indexed right now, with the pid of the process indexing each."""
+    busy: dict[str, int] = {}
+    for path in sorted((home / "locks").glob("*.lock")):
+        with path.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except BlockingIOError:
+                handle.seek(0)
+                text = handle.read().strip()
+                busy[path.stem] = int(text) if text.isdigit() else 0
+    return busy

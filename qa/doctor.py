@@ -71,7 +71,7 @@ def check_model_file(settings: Settings) -> Check:
 
     name = settings.llm_model
     if settings.llm_backend != "llama_cpp":
-        return Check("model file", "skip", f"the model is served by {settings.openai_base_url}")
+        return Check("model file", "skip", f"no local model file ({settings.llm_backend} backend)")
     model = PACKAGED_MODELS.get(name)
     target = settings.home / "models" / f"{name}.gguf"
     if model and target.is_file():
@@ -132,6 +132,17 @@ def check_store(settings: Settings) -> Check:
     return Check("store", "ok", f"{where}: {listing}")
 
 
+def check_locks(settings: Settings) -> Check:
+    from index.locking import lock_holders
+
+    busy = lock_holders(settings.home)
+    if not busy:
+        return Check("locks", "ok", "no collection is being indexed")
+    held = ", ".join(f"{name!r} by pid {pid or '?'}" for name, pid in busy.items())
+    return Check("locks", "warn", f"being indexed now: {held}",
+                 "wait for it to finish; a second writer waits 30 s, then refuses")  # fmt: skip
+
+
 def check_llm_server(settings: Settings) -> Check:
     if settings.llm_backend != "openai":
         return Check("llm server", "skip", "none configured (the local model process is used)")
@@ -190,6 +201,7 @@ def run_checks(settings: Settings) -> list[Check]:
         lambda: check_model_file(settings),
         lambda: check_data_dir(settings),
         lambda: check_store(settings),
+        lambda: check_locks(settings),
         lambda: check_llm_server(settings),
     ]
     results = [check() for check in checks]

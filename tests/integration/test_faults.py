@@ -190,8 +190,9 @@ def test_damaged_model_file_is_a_clear_error(tmp_path: Path) -> None:
     damaged = tmp_path / "mine.gguf"
     damaged.write_bytes(b"GGUF" + os.urandom(4096))
     assistant = Assistant(Settings(home=tmp_path, llm_model=str(damaged), embedder="hash"))
-    with pytest.raises(LLMError, match="cannot load model file"):
+    with pytest.raises(LLMError, match="could not load the model file") as caught:
         assistant.llm  # noqa: B018
+    assert "qa doctor" in str(caught.value) and "Traceback" not in str(caught.value)
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:

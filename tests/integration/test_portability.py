@@ -49,9 +49,7 @@ def _static_program(tmp_path: Path, name: str, instruction: str) -> Path:
     """A tiny static x86-64 program: one instruction, then exit(0)."""
     source = tmp_path / f"{name}.s"
     source.write_text(
-        ".globl _start\n_start:\n"
-        f"  {instruction}\n"
-        "  mov $60, %eax\n  xor %edi, %edi\n  syscall\n"
+        f".globl _start\n_start:\n  {instruction}\n  mov $60, %eax\n  xor %edi, %edi\n  syscall\n"
     )
     obj, exe = tmp_path / f"{name}.o", tmp_path / name
     subprocess.run([_tool("as"), str(source), "-o", str(obj)], check=True)
@@ -84,8 +82,20 @@ def test_a_real_answer_on_an_emulated_avx2_only_cpu(qa_home: Path) -> None:
     interpreter = sys.executable  # the venv's own path, so the emulated Python finds the venv
     started = time.monotonic()
     done = subprocess.run(
-        [_tool("qemu-x86_64"), "-cpu", EMULATED_CPU, interpreter, "-m", "qa.llm_process",
-         "--model", str(model), "--smoke", str(SMOKE_TOKENS), "--threads", "2"],  # fmt: skip
+        [
+            _tool("qemu-x86_64"),
+            "-cpu",
+            EMULATED_CPU,
+            interpreter,
+            "-m",
+            "qa.llm_process",
+            "--model",
+            str(model),
+            "--smoke",
+            str(SMOKE_TOKENS),
+            "--threads",
+            "2",
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=3000,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -142,6 +143,49 @@ def test_stop_ends_an_answer_and_the_chat_goes_on(page) -> None:
         wait_for_answer(page)
         expect(page.locator("#chat .message.bot").last).to_contain_text("hours")
     assert any(stops), "no Stop landed mid-answer; the test proved nothing"
+
+
+def _model_pid(ui_pid: int) -> int:
+    import psutil
+
+    children = psutil.Process(ui_pid).children(recursive=True)
+    pids = [c.pid for c in children if "qa.llm_process" in " ".join(c.cmdline())]
+    assert len(pids) == 1, f"expected one model process under qa ui, found {pids}"
+    return pids[0]
+
+
+@pytest.mark.parametrize(
+    ("sig", "cause"),
+    [(signal.SIGKILL, "killed (SIGKILL)"), (signal.SIGILL, "illegal CPU instruction")],
+    ids=["SIGKILL", "SIGILL"],
+)
+def test_a_model_crash_mid_answer_shows_an_error_and_the_next_question_is_answered(
+    page, ui_server, sig: int, cause: str
+) -> None:
+    from playwright.sync_api import expect
+
+    _ask(page, "How long did the summit meetings last?")
+    wait_for_answer(page)
+    earlier = page.locator("#chat .message.bot").last.inner_text()
+
+    _ask(page, "Who accompanied Kim at the extended talks?")  # returns at the first token
+    os.kill(_model_pid(ui_server.pid), sig)
+    wait_for_answer(page)
+    bots = page.locator("#chat .message.bot")
+    expect(bots.last).to_contain_text("the language model process crashed")
+    expect(bots.last).to_contain_text(cause)
+    expect(bots.last).to_contain_text("qa doctor")
+    assert "Traceback" not in bots.last.inner_text()
+    assert bots.nth(bots.count() - 2).inner_text() == earlier  # the conversation is kept
+
+    _ask(page, "Who accompanied Kim at the extended talks?")
+    wait_for_answer(page)
+    expect(bots.last).to_contain_text("Ri Yong-ho")
+    expect(
+        page.locator("#sources .qa-source[data-source='004_dfd909dab3a5d0b8.txt']")
+    ).to_have_count(1)  # noqa: E501
+    shot = ARTIFACTS / f"ui-after-{signal.Signals(sig).name}.png"
+    page.screenshot(path=str(shot), full_page=True)
 
 
 def test_the_page_serves_no_files_from_disk(ui_server) -> None:
