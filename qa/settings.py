@@ -20,7 +20,8 @@ def _default_home() -> Path:
 
 
 # Paths and access details do not change what an answer says.
-UNHASHED = {"home", "default_corpus", "chroma_url", "ui_username", "ui_password"}
+UNHASHED = {"home", "default_corpus", "chroma_url", "ui_username", "ui_password",
+            "model_start_timeout_s", "request_timeout_s"}  # fmt: skip
 
 
 class Settings(BaseSettings):
