@@ -53,11 +53,11 @@ class Assistant:
         self,
         settings: Settings | None = None,
         *,
-        llm: LLM | None = None,
+        llm: LLM | object | None = None,
         embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self._llm = llm
+        self._llm = _own_llm(llm)
         self._embedder = embedder
         self._store: ChunkStore | None = None
         self._retriever: HybridRetriever | None = None
@@ -195,6 +195,16 @@ class Assistant:
             yield finish(ABSTAIN_TEXT, [], True, raw, verified.unsupported)
         else:
             yield finish(verified.text, verified.citations, False, raw, verified.unsupported)
+
+
+def _own_llm(llm: object) -> LLM | None:
+    """Our LLM interface for `llm`: a llama-index LLM object is wrapped, ours kept."""
+    if llm is None or not any(c.__module__.startswith("llama_index.") for c in type(llm).__mro__):
+        return llm  # type: ignore[return-value]
+    from qa.llamaindex_llm import as_chat_llm  # loads llama-index only when it is used
+
+    wrapped: LLM = as_chat_llm(llm)
+    return wrapped
 
 
 def _retrieved_sources(hits: list) -> list[RetrievedSource]:

@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--collection", help="Chroma collection (QA_COLLECTION)")
     parser.add_argument("--top-k", type=int, help="chunks to retrieve (QA_TOP_K)")
     parser.add_argument("--model", help="LLM model name or .gguf path (QA_LLM_MODEL)")
-    parser.add_argument("--backend", choices=["llama_cpp", "openai", "fake"], help="QA_LLM_BACKEND")
+    parser.add_argument(
+        "--backend", choices=["llama_cpp", "openai", "llama_index", "fake"], help="QA_LLM_BACKEND"
+    )
     parser.add_argument("--chroma-url", help="Chroma server URL (QA_CHROMA_URL)")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -4,6 +4,8 @@
   (offline default; qa/supervisor.py).
 - openai: any OpenAI-compatible chat-completions server (Ollama, vLLM, llama.cpp server,
   hosted APIs); key read from an environment variable.
+- llama_index: any llama-index LLM integration (qa/llamaindex_llm.py); a llama-index LLM
+  object passed to `Assistant(llm=...)` is wrapped the same way.
 - fake: a deterministic extractive stand-in for fast tests, registered like the others.
 """
 
@@ -223,9 +225,16 @@ class FakeLLM:
             yield word + " "
 
 
+def _llama_index_integration(settings: Settings) -> LLM:
+    from qa.llamaindex_llm import make_integration_llm
+
+    return make_integration_llm(settings)
+
+
 LLM_BACKENDS: dict[str, Callable[[Settings], LLM]] = {
     "llama_cpp": LocalModelLLM,
     "openai": OpenAICompatibleLLM,
+    "llama_index": _llama_index_integration,
     "fake": FakeLLM,
 }
 

@@ -14,11 +14,23 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 
 # Exit codes the supervisor understands (qa/supervisor.py).
 EXIT_LOAD_FAILED = 3
 EXIT_BAD_ARGS = 4
+EXIT_PORT_BUSY = 5
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def server_params(args: argparse.Namespace):  # -> xllamacpp.CommonParams
@@ -92,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.smoke:
         args.port, args.warmup = 0, False
+    elif not port_is_free(args.host, args.port):
+        print(f"port {args.port} is in use", file=sys.stderr, flush=True)
+        return EXIT_PORT_BUSY
     try:
         server = xlc.Server(server_params(args))
     except Exception as exc:  # the runtime raises plain exceptions for unreadable models

@@ -100,10 +100,16 @@ class Settings(BaseSettings):
     )
 
     # --- generation --------------------------------------------------------------------------
-    llm_backend: Literal["llama_cpp", "openai", "fake"] = Field(
+    llm_backend: Literal["llama_cpp", "openai", "llama_index", "fake"] = Field(
         default="llama_cpp",
         description="'llama_cpp' (packaged GGUF run by llama.cpp in a supervised child process, "
-        "offline), 'openai' (any OpenAI-compatible server) or 'fake' (tests).",
+        "offline), 'openai' (any OpenAI-compatible server), 'llama_index' (a llama-index LLM "
+        "integration, see llm_integration) or 'fake' (tests).",
+    )
+    llm_integration: str = Field(
+        default="openai_like",
+        description="With llm_backend='llama_index': the integration (qa/llamaindex_llm.py), "
+        "configured from llm_model, openai_base_url and openai_api_key_env.",
     )
     llm_model: str = Field(
         default="qwen2.5-coder-1.5b",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from qa.llm_process import EXIT_LOAD_FAILED
+from qa.llm_process import EXIT_LOAD_FAILED, EXIT_PORT_BUSY
 
 DOCTOR_HINT = "run `qa doctor`"
 
@@ -59,6 +59,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class ModelProcessError(RuntimeError):
     """The model process died or would not start; `str()` is the line for the user."""
+
+
+class _PortBusy(Exception):
+    """The port the model process was given is taken."""
 
 
 class ModelProcess:
@@ -131,7 +135,16 @@ class ModelProcess:
             self.ensure_running()
 
     def _start(self) -> None:
-        self.port = free_port()
+        # One port for the life of this object, so clients holding the URL (a llama-index
+        # LLM, say) keep working across restarts; a fresh one only if another program took it.
+        self.port = self.port or free_port()
+        try:
+            self._spawn()
+        except _PortBusy:
+            self.port = free_port()
+            self._spawn()
+
+    def _spawn(self) -> None:
         command = [
             sys.executable, "-m", "qa.llm_process", "--model", str(self.model_path),
             "--port", str(self.port), "--n-ctx", str(self.n_ctx),
@@ -167,6 +180,8 @@ class ModelProcess:
         url = f"http://127.0.0.1:{self.port}/health"
         while time.monotonic() < deadline:
             code = proc.poll()
+            if code == EXIT_PORT_BUSY:
+                raise _PortBusy(self.port)
             if code is not None:
                 time.sleep(0.1)  # let the log pump catch the last lines
                 cause = cause_of_exit(code, "\n".join(self._log_tail))

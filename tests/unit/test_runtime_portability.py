@@ -123,3 +123,18 @@ def test_model_process_rejects_a_missing_file_with_its_exit_code(tmp_path) -> No
     )
     assert proc.returncode == EXIT_LOAD_FAILED
     assert "model file not found" in proc.stderr
+
+
+def test_a_taken_port_is_given_up_for_a_free_one(tmp_path) -> None:
+    import socket
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = ModelProcess(bad, start_timeout_s=120)
+        process.port = taken.getsockname()[1]
+        with pytest.raises(ModelProcessError, match="could not load the model file"):
+            process.ensure_running()  # the second try got past the port, to the model
+        assert process.port != taken.getsockname()[1]
