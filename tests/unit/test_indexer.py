@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -207,17 +208,38 @@ def test_a_second_writer_waits_then_gets_a_clear_refusal(tmp_path) -> None:
 
 
 def test_symlinks_are_followed_once_and_dangling_ones_ignored(assistant, seeds_copy) -> None:
-    import os
-
     (seeds_copy / "alias.txt").symlink_to(seeds_copy / seed("000").name)
     (seeds_copy / "dangling.txt").symlink_to(seeds_copy / "nothing-here.txt")
     report = assistant.index([seeds_copy])
     assert len(report.added) == N  # the alias is the same file, indexed once
     assert report.skipped == []
     assert_store_consistent(assistant)
-    if os.geteuid() != 0:  # root reads everything, so only a normal user can test this
-        locked = seeds_copy / "locked.txt"
-        locked.write_text("A locked article about a summit in Vladivostok. " * 5)
-        locked.chmod(0)
-        again = assistant.index([seeds_copy])
-        assert dict(again.skipped)["locked.txt"] == "permission denied"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_file_is_skipped_as_permission_denied(assistant, seeds_copy) -> None:
+    locked = seeds_copy / "locked.txt"
+    locked.write_text("A locked article about a summit in Vladivostok. " * 5)
+    locked.chmod(0)
+    report = assistant.index([seeds_copy])
+    assert dict(report.skipped)["locked.txt"] == "permission denied"
+    assert len(report.added) == N
+
+
+def test_a_read_refused_by_the_system_is_skipped_as_permission_denied(
+    assistant, seeds_copy, monkeypatch
+) -> None:
+    """The same path for root, who cannot be refused by file modes: the read itself fails."""
+    locked = seeds_copy / "locked.txt"
+    locked.write_text("A locked article about a summit in Vladivostok. " * 5)
+    real_read = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = assistant.index([seeds_copy])
+    assert dict(report.skipped)["locked.txt"] == "permission denied"
+    assert len(report.added) == N

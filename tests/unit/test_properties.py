@@ -26,13 +26,14 @@ PROSE = st.text(
 FILE_CHECK = settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def _check_article(path: Path) -> None:
+def _check_article(path: Path) -> bool:
+    """Load-or-refuse invariants; True when the file loaded."""
     try:
         article = load_article(path)
     except LoadError as exc:
         assert str(exc) and "\n" not in str(exc)
         event("refused")
-        return
+        return False
     event("loaded")
     assert article.body, "a loaded article has body text"
     for span in article.body:
@@ -42,6 +43,7 @@ def _check_article(path: Path) -> None:
         assert article.text[chunk.start : chunk.end] == chunk.text
         for span, text in zip(chunk.sentences, chunk.sentence_texts, strict=True):
             assert article.text[span.start : span.end] == text
+    return True
 
 
 @FILE_CHECK
@@ -52,34 +54,49 @@ def test_any_bytes_load_or_fail_with_a_load_error(tmp_path: Path, data: bytes, s
     _check_article(path)
 
 
-@FILE_CHECK
-@given(text=PROSE, encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]))
-def test_any_text_in_any_encoding_keeps_chunk_offsets_exact(
-    tmp_path: Path, text: str, encoding: str
-) -> None:
-    path = tmp_path / "article.txt"
-    try:
-        path.write_bytes(text.encode(encoding))
-    except UnicodeEncodeError:
-        return  # latin-1 cannot hold every drawn character
-    _check_article(path)
+# Most drawn prose is long enough to load; a loader that refused everything would pass the
+# invariants above vacuously, so these tests also require that a share really loads.
+MIN_LOADED_SHARE = 0.5
 
 
-@FILE_CHECK
-@given(body=PROSE, script=st.text(max_size=200))
-def test_html_with_scripts_and_any_text_loads_or_fails_cleanly(
-    tmp_path: Path, body: str, script: str
-) -> None:
-    page = f"<html><head><title>T</title><script>{script}</script></head><body><p>{body}</p>"
-    path = tmp_path / "page.html"
-    path.write_text(page, encoding="utf-8")
-    try:
-        article = load_article(path)
-    except LoadError:
-        return
-    assert "<script>" not in article.text
-    if script.strip() and len(script.strip()) > 12 and script.strip() not in body:
-        assert script.strip() not in article.text
+def test_any_text_in_any_encoding_keeps_chunk_offsets_exact(tmp_path: Path) -> None:
+    outcomes: list[bool] = []
+
+    @FILE_CHECK
+    @given(text=PROSE, encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]))
+    def check(text: str, encoding: str) -> None:
+        path = tmp_path / "article.txt"
+        try:
+            path.write_bytes(text.encode(encoding))
+        except UnicodeEncodeError:
+            return  # latin-1 cannot hold every drawn character
+        outcomes.append(_check_article(path))
+
+    check()
+    assert sum(outcomes) >= MIN_LOADED_SHARE * len(outcomes), f"{sum(outcomes)}/{len(outcomes)}"
+
+
+def test_html_with_scripts_and_any_text_loads_or_fails_cleanly(tmp_path: Path) -> None:
+    outcomes: list[bool] = []
+
+    @FILE_CHECK
+    @given(body=PROSE, script=st.text(max_size=200))
+    def check(body: str, script: str) -> None:
+        page = f"<html><head><title>T</title><script>{script}</script></head><body><p>{body}</p>"
+        path = tmp_path / "page.html"
+        path.write_text(page, encoding="utf-8")
+        try:
+            article = load_article(path)
+        except LoadError:
+            outcomes.append(False)
+            return
+        outcomes.append(True)
+        assert "<script>" not in article.text
+        if script.strip() and len(script.strip()) > 12 and script.strip() not in body:
+            assert script.strip() not in article.text
+
+    check()
+    assert sum(outcomes) >= MIN_LOADED_SHARE * len(outcomes), f"{sum(outcomes)}/{len(outcomes)}"
 
 
 # --- the citation mapper -------------------------------------------------------------------

@@ -57,7 +57,10 @@ def test_markers_link_to_their_source_card() -> None:
 
 def test_abstention_is_shown_as_a_notice() -> None:
     text = "The indexed articles don't say: nothing in them answers this question."
-    assert text in render.answer_markdown(_answer([], abstained=True, text=text))
+    notice = render.answer_markdown(_answer([], abstained=True, text=text))
+    plain = render.answer_markdown(_answer([], abstained=False, text=text))
+    assert notice == f"🛈 *{text}*"  # set apart: an icon and italics
+    assert plain == text  # an answer with the same words is not dressed as a notice
 
 
 def test_source_card_highlights_exactly_the_quote_and_escapes_html(article: Path) -> None:
@@ -160,10 +163,21 @@ def test_login_only_when_both_name_and_password_are_set(make_settings) -> None:
     assert settings.fingerprint() == make_settings().fingerprint()
 
 
-def test_qa_ui_command_line() -> None:
-    from qa.cli import build_parser
+def test_qa_ui_passes_its_options_to_the_page_and_listens_on_loopback_by_default(
+    monkeypatch, tmp_path
+) -> None:
+    import ui.app
+    from qa.cli import main
 
-    args = build_parser().parse_args(["ui", "--host", "0.0.0.0", "--port", "9000", "--no-browser"])
-    assert (args.command, args.host, args.port, args.no_browser) == ("ui", "0.0.0.0", 9000, True)
-    defaults = build_parser().parse_args(["ui"])
-    assert (defaults.host, defaults.port, defaults.no_browser) == ("127.0.0.1", 7860, False)
+    calls = []
+    monkeypatch.setattr(ui.app, "launch", lambda *a, **kw: calls.append((a, kw)))
+    monkeypatch.setenv("QA_HOME", str(tmp_path))
+    assert main(["--collection", "mynews", "ui", "--host", "0.0.0.0", "--port", "9000",
+                 "--no-browser"]) == 0  # fmt: skip
+    assert main(["ui"]) == 0
+    (settings, host, port), options = calls[0]
+    assert (settings.collection, host, port, options) == ("mynews", "0.0.0.0", 9000,
+                                                          {"open_browser": False})  # fmt: skip
+    (_, host, port), options = calls[1]
+    # Private unless asked: other machines cannot reach the page by default.
+    assert (host, port, options) == ("127.0.0.1", 7860, {"open_browser": True})
