@@ -9,7 +9,7 @@ un-indexed and the next run redoes it.
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +21,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.errors import UserError
-from index.types import Chunk, Span
+from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, is_legacy
+from index.types import Chunk
 
 
 class StoreError(UserError):
@@ -29,6 +30,7 @@ class StoreError(UserError):
 
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # A Chroma server that restarts or drops a connection usually answers again within a second
 # or two; beyond that the person is told, and the next question tries afresh.
@@ -105,43 +107,6 @@ def open_client(home: Path, chroma_url: str | None) -> Any:
         ) from exc
 
 
-def _chunk_metadata(chunk: Chunk) -> dict[str, Any]:
-    return {
-        "source": chunk.source,
-        "path": chunk.path,
-        "start": chunk.start,
-        "end": chunk.end,
-        "title": chunk.title,
-        "outlet": chunk.outlet,
-        "published": chunk.published,
-        "file_sha256": chunk.file_sha256,
-        # Chroma metadata holds scalars only, so sentence spans travel as JSON.
-        "sentences": json.dumps(
-            [[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]
-        ),
-    }
-
-
-def _chunk_from(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
-    start = int(meta["start"])
-    rel = json.loads(str(meta.get("sentences") or "[]")) or [[0, len(text)]]
-    spans = [Span(start + a, start + b) for a, b in rel]
-    return Chunk(
-        id=id_,
-        source=str(meta["source"]),
-        path=str(meta["path"]),
-        text=text,
-        start=start,
-        end=int(meta["end"]),
-        title=str(meta.get("title") or ""),
-        outlet=str(meta.get("outlet") or ""),
-        published=str(meta.get("published") or ""),
-        file_sha256=str(meta.get("file_sha256") or ""),
-        sentences=spans,
-        sentence_texts=[text[a:b] for a, b in rel],
-    )
-
-
 def list_collections(client: Any) -> list[str]:
     """Corpus names in this Chroma (each corpus also has a `<name>__files` companion)."""
     names = [getattr(c, "name", c) for c in client.list_collections()]
@@ -162,6 +127,7 @@ class ChunkStore:
                     "hnsw:space": "cosine",
                     "embedder": embedder_name,
                     "dimension": dimension,
+                    "layout": LAYOUT,
                 },
                 embedding_function=None,
             )
@@ -179,6 +145,58 @@ class ChunkStore:
         # HttpClient talks to a server through chromadb's FastAPI client class.
         self.remote = "fastapi" in str(client.get_settings().chroma_api_impl).lower()
         self._batch = max(1, min(int(getattr(client, "get_max_batch_size", lambda: 5000)()), 5000))
+        if (self.chunks.metadata or {}).get("layout") != LAYOUT:
+            self._migrate_to_nodes()
+
+    def _migrate_to_nodes(self) -> None:
+        """Rewrite legacy records (offsets in metadata keys) as llama-index nodes, in place.
+
+        Embeddings and ids are kept, so nothing is re-embedded; each page is an idempotent
+        upsert, so an interrupted migration simply continues on the next open."""
+        legacy = 0
+        offset = 0
+        while True:
+            read = partial(
+                self.chunks.get,
+                include=["documents", "metadatas", "embeddings"],
+                limit=self._batch,
+                offset=offset,
+            )
+            got = self._call("reading chunks to migrate", read)
+            if not got["ids"]:
+                break
+            rows = [
+                (i, d, m, e)
+                for i, d, m, e in zip(
+                    got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+                )
+                if is_legacy(m)
+            ]
+            if rows and not legacy:
+                log.warning(
+                    "collection %r holds chunks in the old layout; rewriting them as "
+                    "llama-index nodes (no re-embedding)",
+                    self.name,
+                )
+            if rows:
+                chunks = [chunk_from_record(i, d, m) for i, d, m, _ in rows]
+                upsert = partial(
+                    self.chunks.upsert,
+                    ids=[i for i, *_ in rows],
+                    embeddings=[list(map(float, e)) for *_, e in rows],
+                    documents=[c.text for c in chunks],
+                    metadatas=[chroma_metadata(c) for c in chunks],
+                )
+                self._call("migrating chunks", upsert)
+                legacy += len(rows)
+            offset += len(got["ids"])
+        # Chroma refuses metadata that restates the distance function, so hnsw keys stay out.
+        kept = {k: v for k, v in (self.chunks.metadata or {}).items() if not k.startswith("hnsw:")}
+        self._call(
+            "marking the layout", lambda: self.chunks.modify(metadata={**kept, "layout": LAYOUT})
+        )
+        if legacy:
+            log.warning("collection %r: %d chunks migrated", self.name, legacy)
 
     def _call(self, action: str, fn: Callable[[], T]) -> T:
         """Run one store operation; retry a bounded number of times when a server connection
@@ -217,7 +235,7 @@ class ChunkStore:
                 ids=[c.id for c in part],
                 embeddings=embeddings[i : i + self._batch].tolist(),
                 documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(c) for c in part],
+                metadatas=[chroma_metadata(c) for c in part],
             )
             self._call("adding chunks", upsert)
 
@@ -270,7 +288,7 @@ class ChunkStore:
             ),
         )
         return [
-            StoredHit(_chunk_from(i, d, m), float(dist))
+            StoredHit(chunk_from_record(i, d, m), float(dist))
             for i, d, m, dist in zip(
                 res["ids"][0],
                 res["documents"][0],
@@ -292,7 +310,7 @@ class ChunkStore:
             if not ids:
                 return
             for i, d, m in zip(ids, got["documents"], got["metadatas"], strict=True):
-                yield _chunk_from(i, d, m)
+                yield chunk_from_record(i, d, m)
             offset += len(ids)
 
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
@@ -301,7 +319,7 @@ class ChunkStore:
         read = partial(self.chunks.get, ids=list(ids), include=["documents", "metadatas"])
         got = self._call("reading chunks", read)
         by_id = {
-            i: _chunk_from(i, d, m)
+            i: chunk_from_record(i, d, m)
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]

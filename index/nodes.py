@@ -1,0 +1,111 @@
+"""Chunks as llama-index `TextNode`s, stored the way llama-index's `ChromaVectorStore` reads them.
+
+A stored chunk is a node with exact `start_char_idx`/`end_char_idx` into its article, flat
+metadata (source, title, outlet, published, sentence spans) and a `SOURCE` relationship to
+its file, so `VectorStoreIndex.from_vector_store(ChromaVectorStore(...))` over a collection
+that `qa index` built returns nodes whose offsets slice the article. Collections written
+before this layout ("legacy": offsets in metadata keys `start`/`end`) are still read, and
+`index/store.py` rewrites them in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from llama_index.core.schema import (
+    BaseNode,
+    NodeRelationship,
+    ObjectType,
+    RelatedNodeInfo,
+    TextNode,
+)
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
+
+from index.types import Chunk, Span
+
+# Recorded in the collection's metadata; a collection without it may hold legacy records.
+LAYOUT = "llama-index-textnode-1"
+# Bookkeeping that neither the embedder nor an LLM should read as part of a node's text.
+_HIDDEN_KEYS = ["path", "file_sha256", "sentences"]
+
+
+def file_node_id(path: str) -> str:
+    """The id of a file's document node: every chunk's `ref_doc_id`, so llama-index's
+    `vector_store.delete(ref_doc_id)` removes one file's chunks."""
+    return hashlib.sha256(path.encode()).hexdigest()[:32]
+
+
+def chunk_to_node(chunk: Chunk) -> TextNode:
+    return TextNode(
+        id_=chunk.id,
+        text=chunk.text,
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+        metadata={
+            "source": chunk.source,
+            "path": chunk.path,
+            "title": chunk.title,
+            "outlet": chunk.outlet,
+            "published": chunk.published,
+            "file_sha256": chunk.file_sha256,
+            # Flat metadata holds scalars only, so sentence spans (relative to the chunk)
+            # travel as JSON.
+            "sentences": json.dumps(
+                [[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]
+            ),
+        },
+        excluded_embed_metadata_keys=list(_HIDDEN_KEYS),
+        excluded_llm_metadata_keys=list(_HIDDEN_KEYS),
+        relationships={
+            NodeRelationship.SOURCE: RelatedNodeInfo(
+                node_id=file_node_id(chunk.path),
+                node_type=ObjectType.DOCUMENT,
+                metadata={"path": chunk.path, "source": chunk.source},
+            )
+        },
+    )
+
+
+def node_to_chunk(node: BaseNode) -> Chunk:
+    """The chunk a node stands for; the node needs our metadata and its offsets."""
+    if node.start_char_idx is None or node.end_char_idx is None:
+        raise ValueError(f"node {node.node_id} has no character offsets")
+    meta = node.metadata
+    text = node.get_content()
+    return _chunk(node.node_id, text, node.start_char_idx, node.end_char_idx, meta)
+
+
+def _chunk(id_: str, text: str, start: int, end: int, meta: dict[str, Any]) -> Chunk:
+    rel = json.loads(str(meta.get("sentences") or "[]")) or [[0, len(text)]]
+    return Chunk(
+        id=id_,
+        source=str(meta["source"]),
+        path=str(meta["path"]),
+        text=text,
+        start=start,
+        end=end,
+        title=str(meta.get("title") or ""),
+        outlet=str(meta.get("outlet") or ""),
+        published=str(meta.get("published") or ""),
+        file_sha256=str(meta.get("file_sha256") or ""),
+        sentences=[Span(start + a, start + b) for a, b in rel],
+        sentence_texts=[text[a:b] for a, b in rel],
+    )
+
+
+def chroma_metadata(chunk: Chunk) -> dict[str, Any]:
+    """The Chroma metadata of a chunk's record; the text goes in the record's document."""
+    return node_to_metadata_dict(chunk_to_node(chunk), remove_text=True, flat_metadata=True)
+
+
+def is_legacy(meta: dict[str, Any]) -> bool:
+    return "_node_content" not in meta
+
+
+def chunk_from_record(id_: str, text: str, meta: dict[str, Any]) -> Chunk:
+    """A chunk from a Chroma record, in the node layout or the legacy one."""
+    if is_legacy(meta):
+        return _chunk(id_, text, int(meta["start"]), int(meta["end"]), meta)
+    return node_to_chunk(metadata_dict_to_node(meta, text=text))
