@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from evals import metrics
 from evals.report import write_chart, write_report
-from index.errors import UserError
 from qa import Answer, Assistant, Settings
+from qa.errors import UserError
 
 
 class GoldFileError(UserError):

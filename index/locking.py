@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.errors import UserError
+from qa.errors import UserError
 
 
 class IndexBusyError(UserError):

@@ -70,7 +70,7 @@ def chunk_to_node(chunk: Chunk) -> TextNode:
 
 def node_to_chunk(node: BaseNode) -> Chunk:
     """The chunk a node stands for; the node needs our metadata and its offsets."""
-    if node.start_char_idx is None or node.end_char_idx is None:
+    if not isinstance(node, TextNode) or node.start_char_idx is None or node.end_char_idx is None:
         raise ValueError(f"node {node.node_id} has no character offsets")
     meta = node.metadata
     text = node.get_content()

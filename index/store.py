@@ -20,9 +20,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from index.errors import UserError
 from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, is_legacy
 from index.types import Chunk
+from qa.errors import UserError
 
 
 class StoreError(UserError):

@@ -10,9 +10,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from index.errors import UserError
     from index.indexer import IndexReport
     from qa.assistant import ABSTAIN_TEXT, Assistant, Conversation, InputError
+    from qa.errors import UserError
     from qa.settings import Settings
     from qa.types import Answer, Citation, RetrievedSource
 
@@ -28,7 +28,7 @@ _EXPORTS = {
     "InputError": "qa.assistant",
     "RetrievedSource": "qa.types",
     "Settings": "qa.settings",
-    "UserError": "index.errors",
+    "UserError": "qa.errors",
 }
 
 __all__ = [

@@ -1,47 +1,33 @@
-"""The public entry point: index articles, ask questions, stream answers."""
+"""The public entry point: index articles, ask questions, stream answers.
+
+`Assistant` is the simple front door over llama-index parts: a retriever (ours by default),
+node postprocessors (a reranker, say), our sentence-evidence step, an LLM, and the citation
+check. `as_query_engine()` and `as_chat_engine()` give the same answers as llama-index engines.
+"""
 
 from __future__ import annotations
 
-import time
-import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from index.embedding import Embedder, make_embedder
-from index.errors import UserError
 from index.indexer import IndexReport, index_paths
 from index.locking import collection_lock
 from index.store import ChunkStore, FileRecord, open_client
-from qa.citing import verify_reply
-from qa.evidence import select_evidence
-from qa.llm import LLM, make_llm
-from qa.prompts import answer_messages
-from qa.retrieval import HybridRetriever
-from qa.rewrite import standalone_question
+from qa.answer_stream import AnswerStream
+from qa.conversation import Conversation
+from qa.llm import LLM, Message, make_llm
+from qa.pipeline import ABSTAIN_TEXT, AnswerPipeline
+from qa.question import InputError, clean_question
 from qa.settings import Settings
-from qa.types import Answer, RetrievedSource
+from qa.types import Answer
 
-ABSTAIN_TEXT = "The indexed articles don't say: nothing in them answers this question."
+if TYPE_CHECKING:
+    from llama_index.core.base.base_retriever import BaseRetriever
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
-
-class InputError(UserError):
-    """The question itself cannot be used (empty, too long ...)."""
-
-
-def clean_question(question: str, max_chars: int) -> str:
-    """Control characters out, whitespace collapsed; empty and huge questions refused."""
-    if not isinstance(question, str):
-        raise InputError("the question must be text")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
-    text = " ".join(text.split())
-    if not text:
-        raise InputError("the question is empty; type a question about the articles")
-    if len(text) > max_chars:
-        raise InputError(
-            f"the question is {len(text)} characters long; the limit is {max_chars} "
-            "(QA_MAX_QUESTION_CHARS)"
-        )
-    return text
+    from qa.engines import VerifiedChatEngine, VerifiedQueryEngine
 
 
 class Assistant:
@@ -55,12 +41,19 @@ class Assistant:
         *,
         llm: LLM | object | None = None,
         embedder: Embedder | None = None,
+        retriever: BaseRetriever | None = None,
+        postprocessors: Sequence[BaseNodePostprocessor] = (),
     ) -> None:
+        """`llm`: ours or any llama-index LLM. `retriever`: any llama-index retriever (default:
+        hybrid BM25 + dense over the settings' collection). `postprocessors`: llama-index node
+        postprocessors run on the retrieved chunks before evidence selection (a reranker)."""
         self.settings = settings or Settings()
         self._llm = _own_llm(llm)
         self._embedder = embedder
         self._store: ChunkStore | None = None
-        self._retriever: HybridRetriever | None = None
+        self._retriever = retriever
+        self.postprocessors = list(postprocessors)
+        self._pipeline: AnswerPipeline | None = None
 
     # --- lazily built parts -----------------------------------------------------------------
     @property
@@ -85,13 +78,32 @@ class Assistant:
         return self._store
 
     @property
-    def retriever(self) -> HybridRetriever:
+    def retriever(self) -> BaseRetriever:
         if self._retriever is None:
+            from qa.node_retriever import HybridNodeRetriever
+
             s = self.settings
-            self._retriever = HybridRetriever(
-                self.store, self.embedder, hybrid=s.hybrid, candidates=s.candidates, rrf_k=s.rrf_k
+            self._retriever = HybridNodeRetriever(
+                self.store,
+                self.embedder,
+                similarity_top_k=s.top_k,
+                hybrid=s.hybrid,
+                candidates=s.candidates,
+                rrf_k=s.rrf_k,
             )
         return self._retriever
+
+    @property
+    def pipeline(self) -> AnswerPipeline:
+        if self._pipeline is None:
+            self._pipeline = AnswerPipeline(
+                self.settings,
+                llm=_DeferredLLM(self),
+                embedder=self.embedder,
+                retriever=self.retriever,
+                postprocessors=self.postprocessors,
+            )
+        return self._pipeline
 
     # --- indexing ---------------------------------------------------------------------------
     def index(self, paths: Sequence[str | Path], progress: bool = False) -> IndexReport:
@@ -107,8 +119,14 @@ class Assistant:
                 batch_size=s.embed_batch_size,
                 progress=progress,
             )
-        self.retriever.invalidate()
+        self.invalidate()
         return report
+
+    def invalidate(self) -> None:
+        """The collection changed elsewhere: lexical search is rebuilt on the next question."""
+        invalidate = getattr(self._retriever, "invalidate", None)
+        if invalidate is not None:
+            invalidate()
 
     def ensure_indexed(self, progress: bool = False) -> IndexReport | None:
         """Index the default corpus when the collection is empty (first run)."""
@@ -121,80 +139,35 @@ class Assistant:
 
     # --- answering --------------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        answer = None
-        for event in self.stream(question, history):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
+        return self.stream(question, history).answer
 
-    def stream(
-        self, question: str, history: Sequence[tuple[str, str]] = ()
-    ) -> Iterator[str | Answer]:
-        """Yield the reply's text pieces as the model writes them, then the verified Answer."""
-        s = self.settings
-        t0 = time.perf_counter()
-        question = clean_question(question, s.max_question_chars)
-        timings: dict[str, float] = {}
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
+        """Iterate for the reply's text as the model writes it; then `.answer` is verified."""
+        return self.pipeline.stream(question, history)
 
-        query = search = question
-        if s.rewrite_followups and history:
-            query = standalone_question(question, list(history), self.llm)
-            timings["rewrite"] = time.perf_counter() - t0
-            if query != question:
-                # A small model's rewrite can drop context ("at the extended talks"); the
-                # previous question keeps retrieval near the passages the talk is about.
-                search = f"{query} {history[-1][0]}"
+    def as_query_engine(self, **kwargs: Any) -> VerifiedQueryEngine:
+        from qa.engines import VerifiedQueryEngine
 
-        t_retrieve = time.perf_counter()
-        qvec = self.embedder.embed([query])[0]
-        svec = qvec if search == query else self.embedder.embed([search])[0]
-        hits = self.retriever.retrieve(search, s.top_k, query_vector=svec)
-        evidence = select_evidence(query, qvec, hits, self.embedder, s.evidence_sentences)
-        timings["retrieve"] = time.perf_counter() - t_retrieve
-        retrieved = _retrieved_sources(hits)
+        return VerifiedQueryEngine(pipeline=self.pipeline, **kwargs)
 
-        def finish(text: str, citations: list, abstained: bool, raw: str = "",
-                   unsupported: list[str] | None = None) -> Answer:  # fmt: skip
-            timings["total"] = time.perf_counter() - t0
-            return Answer(
-                question=question,
-                text=text,
-                citations=citations,
-                abstained=abstained,
-                retrieved=retrieved,
-                timings={k: round(v, 4) for k, v in timings.items()},
-                standalone_question=query,
-                raw_text=raw,
-                unsupported=unsupported or [],
-                settings_hash=s.fingerprint(),
-                model=f"{s.llm_backend}:{s.llm_model}",
-            )
+    def as_chat_engine(self, **kwargs: Any) -> VerifiedChatEngine:
+        from qa.engines import VerifiedChatEngine
 
-        # Abstain before spending model time when nothing relevant was found.
-        if not evidence or max(e.relevance for e in evidence) < s.min_relevance:
-            yield ABSTAIN_TEXT
-            yield finish(ABSTAIN_TEXT, [], True)
-            return
+        return VerifiedChatEngine(self.pipeline, **kwargs)
 
-        pieces: list[str] = []
-        t_gen = time.perf_counter()
-        for piece in self.llm.stream_chat(
-            answer_messages(query, evidence, s.abstain_instruction),
-            max_tokens=s.max_answer_tokens,
-            stop=["\n\n", "Question:"],
-        ):
-            if not pieces:
-                timings["ttft"] = time.perf_counter() - t0
-            pieces.append(piece)
-            yield piece
-        timings["generate"] = time.perf_counter() - t_gen
-        raw = "".join(pieces)
-        verified = verify_reply(raw, query, evidence, self.embedder, s.min_support)
-        if verified.abstained:
-            yield finish(ABSTAIN_TEXT, [], True, raw, verified.unsupported)
-        else:
-            yield finish(verified.text, verified.citations, False, raw, verified.unsupported)
+
+class _DeferredLLM:
+    """The assistant's LLM, loaded only when an answer needs it: a question that abstains
+    before generation never starts the model."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self._assistant = assistant
+        self.name = "deferred"
+
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str]
+    ) -> Iterator[str]:
+        return self._assistant.llm.stream_chat(messages, max_tokens, stop)
 
 
 def _own_llm(llm: object) -> LLM | None:
@@ -207,37 +180,4 @@ def _own_llm(llm: object) -> LLM | None:
     return wrapped
 
 
-def _retrieved_sources(hits: list) -> list[RetrievedSource]:
-    best: dict[str, float] = {}
-    for hit in hits:
-        score = hit.dense if hit.dense is not None else hit.score
-        best[hit.chunk.source] = max(best.get(hit.chunk.source, -1.0), float(score))
-    return [RetrievedSource(src, sc) for src, sc in sorted(best.items(), key=lambda x: -x[1])]
-
-
-class Conversation:
-    """A multi-turn chat: remembers questions and answers for follow-up rewriting."""
-
-    def __init__(self, assistant: Assistant, max_turns: int = 6) -> None:
-        self.assistant = assistant
-        self.history: list[tuple[str, str]] = []
-        self.max_turns = max_turns
-
-    def stream(self, question: str) -> Iterator[str | Answer]:
-        for event in self.assistant.stream(question, self.history):
-            if isinstance(event, Answer):
-                self.history = [*self.history, (event.standalone_question, event.text)][
-                    -self.max_turns :
-                ]
-            yield event
-
-    def ask(self, question: str) -> Answer:
-        answer = None
-        for event in self.stream(question):
-            if isinstance(event, Answer):
-                answer = event
-        assert answer is not None
-        return answer
-
-
-__all__ = ["ABSTAIN_TEXT", "Assistant", "Conversation", "InputError"]
+__all__ = ["ABSTAIN_TEXT", "Assistant", "Conversation", "InputError", "clean_question"]

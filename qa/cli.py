@@ -9,23 +9,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from pydantic import ValidationError
 
-from index.errors import UserError
 from qa.assistant import Assistant, Conversation, clean_question
+from qa.errors import UserError
 from qa.settings import Settings
-from qa.types import Answer
-
-
-def _print_answer(answer: Answer, file: TextIO | None = None) -> None:
-    file = file or sys.stdout
-    print(answer.text, file=file)
-    for n, c in enumerate(answer.citations, 1):
-        meta = ", ".join(x for x in (c.title, c.published[:10]) if x)
-        print(f"  [{n}] {c.source} ({meta}) chars {c.start}-{c.end}", file=file)
-        print(f'      "{c.quote}"', file=file)
+from qa.terminal import AnswerPrinter, keys_held, read_question
 
 
 def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -48,41 +38,28 @@ def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(assistant.ask(args.question).to_json(), ensure_ascii=False))
         return 0
-    answer: Answer | None = None
-    for event in assistant.stream(args.question):
-        if isinstance(event, Answer):
-            answer = event
-        else:
-            print(event, end="", flush=True, file=sys.stderr)
-    print(file=sys.stderr)
-    assert answer is not None
-    _print_answer(answer)
+    AnswerPrinter().show(assistant.stream(args.question))
     return 0
 
 
 def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
     assistant.ensure_indexed(progress=True)
     chat = Conversation(assistant)
+    printer = AnswerPrinter()
     print("Ask about the indexed articles. Empty line or Ctrl-D to quit.")
+    typed_ahead: list[str] = []
     while True:
         try:
-            question = input("\nyou> ")
+            question = read_question("\nyou> ", "".join(typed_ahead))
         except (EOFError, KeyboardInterrupt):
             print()
             return 0
+        typed_ahead.clear()
         if not question.strip():
             return 0
         try:
-            print("bot> ", end="", flush=True)
-            answer: Answer | None = None
-            for event in chat.stream(question):
-                if isinstance(event, Answer):
-                    answer = event
-                else:
-                    print(event, end="", flush=True)
-            print("\n")
-            assert answer is not None
-            _print_answer(answer)
+            with keys_held(typed_ahead):
+                printer.show(chat.stream(question), prefix="bot> ")
         except UserError as exc:
             print(f"\nerror: {exc}")
 

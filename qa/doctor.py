@@ -116,8 +116,8 @@ def check_data_dir(settings: Settings) -> Check:
 
 
 def check_store(settings: Settings) -> Check:
-    from index.errors import UserError
     from index.store import list_collections, open_client
+    from qa.errors import UserError
 
     where = f"Chroma server {settings.chroma_url}" if settings.chroma_url else "on-disk Chroma"
     try:

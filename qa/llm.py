@@ -20,7 +20,7 @@ from typing import Protocol
 
 import httpx
 
-from index.errors import UserError
+from qa.errors import UserError
 from qa.settings import Settings
 from qa.supervisor import DOCTOR_HINT, ModelProcess, ModelProcessError
 

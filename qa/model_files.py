@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.errors import UserError
+from qa.errors import UserError
 
 
 class ModelFileError(UserError):

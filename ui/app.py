@@ -18,7 +18,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phonin
 
 import gradio as gr  # noqa: E402
 
-from index.errors import UserError  # noqa: E402
+from qa.conversation import add_turn  # noqa: E402
+from qa.errors import UserError  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.types import Answer  # noqa: E402
 from ui import render  # noqa: E402
@@ -30,7 +31,6 @@ EXAMPLES = [
     "How long did the summit meetings last?",
     "Which airline scheduled an extra flight to Vladivostok?",
 ]
-MAX_TURNS = 6  # question/answer pairs kept for rewriting follow-ups
 
 Messages = list[dict[str, str]]
 
@@ -123,29 +123,28 @@ def build_app(service: ChatService) -> gr.Blocks:
             yield chat, panel, turns, ""
             answer: Answer | None = None
             shown = ""
-            events = service.stream(text, turns, coll, int(k), model_name)
+            stream = service.stream(text, turns, coll, int(k), model_name)
             try:
-                for event in events:
+                for piece in stream:
                     if stop_flag.is_set():
                         break
-                    if isinstance(event, Answer):
-                        answer = event
-                    else:
-                        shown += event
-                        chat[-1] = {"role": "assistant", "content": shown}
-                        yield chat, panel, turns, ""
+                    shown += piece
+                    chat[-1] = {"role": "assistant", "content": shown}
+                    yield chat, panel, turns, ""
+                if not stop_flag.is_set():
+                    answer = stream.answer
             except Exception as exc:  # the page shows every failure as a message, never a trace
                 chat[-1] = {"role": "assistant", "content": _error_text(exc)}
                 yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
                 return
             finally:
-                events.close()  # ends the model's generation and frees it
+                stream.close()  # ends the model's generation and frees it
             if answer is None:  # stopped
                 chat[-1] = {"role": "assistant", "content": f"{shown} {STOPPED_NOTE}".strip()}
                 yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
                 return
             chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer)}
-            turns = [*turns, (answer.standalone_question, answer.text)][-MAX_TURNS:]
+            turns = add_turn(turns, answer)
             yield chat, render.sources_panel(answer, service.article_text, turn), turns, ""
 
         def request_stop(request: gr.Request) -> None:
@@ -198,12 +197,8 @@ def build_app(service: ChatService) -> gr.Blocks:
         # --- API for gradio_client ---------------------------------------------------------
         def ask(question: str, collection: str = "", top_k: int = 0) -> dict[str, Any]:
             """Answer one question; returns the `qa ask --json` object."""
-            answer = None
-            for event in service.stream(question, (), collection or None, top_k or None):
-                if isinstance(event, Answer):
-                    answer = event
-            assert answer is not None
-            return answer.to_json()
+            stream = service.stream(question, (), collection or None, top_k or None)
+            return stream.answer.to_json()
 
         gr.api(ask, api_name="ask", concurrency_id="llm")
     app.queue(default_concurrency_limit=1)

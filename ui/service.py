@@ -11,11 +11,12 @@ from collections.abc import Generator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from index.errors import UserError
 from index.indexer import IndexReport
 from index.loaders import LoadError, load_article
 from index.store import FileRecord, list_collections, open_client
+from qa.answer_stream import AnswerStream
 from qa.assistant import Assistant
+from qa.errors import UserError
 from qa.llm import LLM, make_llm
 from qa.model_files import available_models
 from qa.settings import Settings
@@ -90,10 +91,18 @@ class ChatService:
         collection: str | None = None,
         top_k: int | None = None,
         model: str | None = None,
-    ) -> Generator[str | Answer, None, None]:
+    ) -> AnswerStream:
+        """One answer at a time across every visitor: the model is shared."""
         assistant = self.assistant(collection, top_k, model)
+        return AnswerStream(self._one_at_a_time(assistant, question, history))
+
+    def _one_at_a_time(
+        self, assistant: Assistant, question: str, history: Sequence[tuple[str, str]]
+    ) -> Generator[str, None, Answer]:
         with self._generate:
-            yield from assistant.stream(question, history)
+            stream = assistant.stream(question, history)
+            yield from stream
+            return stream.answer
 
     # --- collections and uploads -----------------------------------------------------------
     def collections(self) -> list[str]:
@@ -129,7 +138,7 @@ class ChatService:
         report = report or IndexReport()
         report.skipped.extend(rejected)
         for other in self._assistants_of(collection):
-            other.retriever.invalidate()
+            other.invalidate()
         return report
 
     def _assistants_of(self, collection: str) -> list[Assistant]:

@@ -25,9 +25,9 @@ import httpx
 import pytest
 from processes import free_port, start, start_chroma, stop
 
-from index.errors import UserError
 from index.store import ChunkStore, StoreError
 from qa import Assistant, Settings
+from qa.errors import UserError
 from qa.llm import LLMError
 from qa.model_files import ModelFileError, resolve_model_path
 from qa.settings import SEEDS_DIR

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from index.errors import UserError
+from qa.errors import UserError
 from qa.llm import FakeLLM, LLMError, OpenAICompatibleLLM, make_llm
 from qa.settings import Settings
 

@@ -12,13 +12,13 @@ from pypdf.generic import ByteStringObject, DictionaryObject, NameObject, Number
 from unit_helpers import SEED_FILES
 
 from index.chunking import chunk_article
-from index.errors import UserError
 from index.loaders import (
     LoadError,
     iter_article_files,
     load_article,
     looks_binary,
 )
+from qa.errors import UserError
 
 PROSE = (
     "North Korean leader Kim Jong-un and Russian President Vladimir Putin met in Vladivostok "

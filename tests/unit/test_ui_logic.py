@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import UserError
+from qa.errors import UserError
 from qa.types import Answer, Citation, RetrievedSource
 from ui import render
 from ui.app import build_app, upload_report
@@ -132,8 +132,7 @@ def test_service_uploads_index_and_list(make_settings, tmp_path: Path) -> None:
     summary = upload_report(report)
     assert "1 added" in summary and "notes.exe" in summary
 
-    events = list(service.stream("How many passengers does the ferry Tern carry?", (), "mynews"))
-    answer = events[-1]
+    answer = service.stream("How many passengers does the ferry Tern carry?", (), "mynews").answer
     assert isinstance(answer, Answer) and not answer.abstained
     assert "48 passengers" in answer.text
     assert service.article_text(answer.citations[0]) is not None

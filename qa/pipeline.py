@@ -1,0 +1,191 @@
+"""The answering path in named steps, on llama-index seams.
+
+    question -> standalone question (follow-ups rewritten)
+             -> retriever (any llama-index retriever; ours is hybrid BM25 + dense)
+             -> node postprocessors (e.g. a reranker)
+             -> sentence evidence (empty: abstain without calling the model)
+             -> LLM reply, streamed
+             -> verified answer: each sentence checked against the evidence and cited
+
+`AnswerPipeline.stream` returns an `AnswerStream`: the reply's text as it is written, then
+the verified `Answer`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
+
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from index.embedding import Embedder
+from qa.answer_stream import AnswerStream
+from qa.citing import verify_reply
+from qa.evidence import Evidence
+from qa.evidence_postprocessor import SentenceEvidencePostprocessor, node_to_evidence
+from qa.llm import LLM
+from qa.prompts import answer_messages
+from qa.question import clean_question
+from qa.rewrite import standalone_question
+from qa.settings import Settings
+from qa.types import Answer, Citation, RetrievedSource
+
+ABSTAIN_TEXT = "The indexed articles don't say: nothing in them answers this question."
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Turn:
+    """What one answer gathers on its way through the steps."""
+
+    question: str
+    started: float
+    query: str = ""  # the stand-alone question the answer is about
+    search: str = ""  # what retrieval searches for
+    timings: dict[str, float] = field(default_factory=dict)
+    retrieved: list[RetrievedSource] = field(default_factory=list)
+    raw: str = ""
+
+    def lap(self, name: str, since: float) -> None:
+        self.timings[name] = time.perf_counter() - since
+
+
+class AnswerPipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: LLM,
+        embedder: Embedder,
+        retriever: BaseRetriever,
+        postprocessors: Sequence[BaseNodePostprocessor] = (),
+    ) -> None:
+        self.settings = settings
+        self.llm = llm
+        self.embedder = embedder
+        self.retriever = retriever
+        self.postprocessors = list(postprocessors)
+        self.evidence = SentenceEvidencePostprocessor(
+            embedder=embedder,
+            top_n=settings.evidence_sentences,
+            min_relevance=settings.min_relevance,
+        )
+
+    def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
+        return AnswerStream(self._steps(question, list(history)))
+
+    def _steps(self, question: str, history: list[tuple[str, str]]) -> Generator[str, None, Answer]:
+        turn = _Turn(
+            clean_question(question, self.settings.max_question_chars), time.perf_counter()
+        )
+        self._understand(turn, history)
+        evidence = self._gather_evidence(turn)
+        if not evidence:
+            log.info(
+                "abstained before generation: no evidence over min_relevance for %r", turn.query
+            )
+            yield ABSTAIN_TEXT
+            return self._finish(turn, ABSTAIN_TEXT, [], abstained=True)
+        turn.raw = yield from self._generate(turn, evidence)
+        return self._verify(turn, evidence)
+
+    # --- steps -------------------------------------------------------------------------------
+    def _understand(self, turn: _Turn, history: list[tuple[str, str]]) -> None:
+        """A follow-up becomes a stand-alone question before retrieval."""
+        turn.query = turn.search = turn.question
+        if not (self.settings.rewrite_followups and history):
+            return
+        turn.query = standalone_question(turn.question, history, self.llm)
+        turn.lap("rewrite", turn.started)
+        if turn.query != turn.question:
+            log.info("follow-up %r rewritten as %r", turn.question, turn.query)
+            # A small model's rewrite can drop context ("at the extended talks"); the previous
+            # question keeps retrieval near the passages the conversation is about.
+            turn.search = f"{turn.query} {history[-1][0]}"
+
+    def _gather_evidence(self, turn: _Turn) -> list[Evidence]:
+        """Retrieve chunks, run the postprocessors, keep the best sentences."""
+        started = time.perf_counter()
+        query_vector = self.embedder.embed([turn.query])[0]
+        search_vector = (
+            query_vector if turn.search == turn.query else self.embedder.embed([turn.search])[0]
+        )
+        nodes = self.retriever.retrieve(
+            QueryBundle(turn.search, embedding=[float(x) for x in search_vector])
+        )
+        question = QueryBundle(turn.query, embedding=[float(x) for x in query_vector])
+        for postprocessor in self.postprocessors:
+            nodes = postprocessor.postprocess_nodes(nodes, query_bundle=question)
+        turn.retrieved = retrieved_sources(nodes)
+        sentences = self.evidence.postprocess_nodes(nodes, query_bundle=question)
+        turn.lap("retrieve", started)
+        return [node_to_evidence(n) for n in sentences]
+
+    def _generate(self, turn: _Turn, evidence: list[Evidence]) -> Generator[str, None, str]:
+        s = self.settings
+        pieces: list[str] = []
+        started = time.perf_counter()
+        for piece in self.llm.stream_chat(
+            answer_messages(turn.query, evidence, s.abstain_instruction),
+            max_tokens=s.max_answer_tokens,
+            stop=["\n\n", "Question:"],
+        ):
+            if not pieces:
+                turn.lap("ttft", turn.started)
+            pieces.append(piece)
+            yield piece
+        turn.lap("generate", started)
+        return "".join(pieces)
+
+    def _verify(self, turn: _Turn, evidence: list[Evidence]) -> Answer:
+        verified = verify_reply(
+            turn.raw, turn.query, evidence, self.embedder, self.settings.min_support
+        )
+        if verified.unsupported:
+            log.info("removed %d unsupported sentence(s): %s", len(verified.unsupported),
+                     verified.unsupported)  # fmt: skip
+        if verified.abstained:
+            log.info("abstained after verification: no sentence of the reply is supported")
+            return self._finish(turn, ABSTAIN_TEXT, [], True, verified.unsupported)
+        return self._finish(turn, verified.text, verified.citations, False, verified.unsupported)
+
+    def _finish(
+        self,
+        turn: _Turn,
+        text: str,
+        citations: list[Citation],
+        abstained: bool,
+        unsupported: list[str] | None = None,
+    ) -> Answer:
+        turn.lap("total", turn.started)
+        s = self.settings
+        log.info("answered in %s", ", ".join(f"{k} {v:.2f}s" for k, v in turn.timings.items()))
+        return Answer(
+            question=turn.question,
+            text=text,
+            citations=citations,
+            abstained=abstained,
+            retrieved=turn.retrieved,
+            timings={k: round(v, 4) for k, v in turn.timings.items()},
+            standalone_question=turn.query,
+            raw_text=turn.raw,
+            unsupported=unsupported or [],
+            settings_hash=s.fingerprint(),
+            model=f"{s.llm_backend}:{s.llm_model}",
+        )
+
+
+def retrieved_sources(nodes: list[NodeWithScore]) -> list[RetrievedSource]:
+    """Each retrieved file once, with its best dense similarity (the fused score otherwise)."""
+    best: dict[str, float] = {}
+    for scored in nodes:
+        meta = scored.node.metadata
+        source = str(meta.get("source") or meta.get("file_name") or scored.node.ref_doc_id)
+        dense = meta.get("dense_score")
+        score = float(dense if dense is not None else (scored.score or 0.0))
+        best[source] = max(best.get(source, -1.0), score)
+    return [RetrievedSource(src, sc) for src, sc in sorted(best.items(), key=lambda x: -x[1])]

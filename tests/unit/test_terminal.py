@@ -1,0 +1,77 @@
+"""Each answer shows once in a terminal: the streamed reply is redrawn as the verified
+answer; a terminal that cannot redraw gets the citations after the stream; a pipe gets the
+verified answer only."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from qa.answer_stream import AnswerStream
+from qa.terminal import AnswerPrinter, rows_used
+from qa.types import Answer, Citation
+
+RAW = "Ri Yong-ho and Choe Son-hui joined Kim [1] as well"
+VERIFIED = "Ri Yong-ho and Choe Son-hui joined Kim. [1]"
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _stream() -> AnswerStream:
+    def steps():
+        for word in RAW.split(" "):
+            yield word + " "
+        return Answer(
+            question="q",
+            text=VERIFIED,
+            citations=[Citation("004.txt", "Summit", "2019-04-25", "Ri Yong-ho ...", 10, 24)],
+            abstained=False,
+        )
+
+    return AnswerStream(steps())
+
+
+def test_terminal_redraws_the_stream_as_the_verified_answer(monkeypatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setattr(
+        "shutil.get_terminal_size", lambda: __import__("os").terminal_size((20, 24))
+    )
+    out = FakeTerminal()
+    answer = AnswerPrinter(out).show(_stream(), prefix="bot> ")
+    written = out.getvalue()
+    streamed, _, final = written.rpartition("\x1b[J")
+    assert streamed.startswith("bot> Ri ") and "as well" in streamed
+    # The streamed text took 3 rows of 20 columns: erase moves up 2 from the last one.
+    assert streamed.endswith(f"\r\x1b[{rows_used('bot> ' + RAW + ' ', 20) - 1}A")
+    assert final.startswith("bot> " + VERIFIED + "\n") and "[1] 004.txt" in final
+    assert final.count(VERIFIED) == 1 and "as well" not in final
+    assert answer.text == VERIFIED
+
+
+def test_dumb_terminal_keeps_the_stream_and_adds_only_citations(monkeypatch) -> None:
+    monkeypatch.setenv("TERM", "dumb")
+    out = FakeTerminal()
+    AnswerPrinter(out).show(_stream())
+    written = out.getvalue()
+    assert "\x1b" not in written
+    assert written.startswith("Ri Yong-ho") and VERIFIED not in written
+    assert written.rstrip().endswith('"Ri Yong-ho ..."') and "[1] 004.txt" in written
+
+
+def test_pipe_gets_the_verified_answer_once() -> None:
+    out = io.StringIO()
+    AnswerPrinter(out).show(_stream())
+    assert out.getvalue().splitlines()[0] == VERIFIED
+    assert "as well" not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "text, columns, rows", [("", 10, 1), ("abc", 10, 1), ("a" * 10, 10, 1), ("a" * 11, 10, 2),
+                            ("ab\ncd", 10, 2), ("a" * 25 + "\n", 10, 4)],
+)  # fmt: skip
+def test_rows_used(text: str, columns: int, rows: int) -> None:
+    assert rows_used(text, columns) == rows
