@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.schema import (
@@ -37,34 +38,53 @@ def file_node_id(path: str) -> str:
     return hashlib.sha256(path.encode()).hexdigest()[:32]
 
 
-def chunk_to_node(chunk: Chunk) -> TextNode:
+def article_node(
+    id_: str | None,
+    text: str,
+    start: int,
+    end: int,
+    path: str,
+    metadata: dict[str, Any],
+    hidden: Sequence[str] = (),
+    **fields: Any,
+) -> TextNode:
+    """A node for the span [start, end) of the article at `path`, linked to it as SOURCE.
+    Keys in `hidden` are bookkeeping: neither an embedder nor an LLM reads them."""
+    relationships = {
+        NodeRelationship.SOURCE: RelatedNodeInfo(
+            node_id=file_node_id(path), node_type=ObjectType.DOCUMENT
+        ),
+        **fields.pop("relationships", {}),
+    }
     return TextNode(
-        id_=chunk.id,
-        text=chunk.text,
-        start_char_idx=chunk.start,
-        end_char_idx=chunk.end,
-        metadata={
-            "source": chunk.source,
-            "path": chunk.path,
-            "title": chunk.title,
-            "outlet": chunk.outlet,
-            "published": chunk.published,
-            "file_sha256": chunk.file_sha256,
-            # Flat metadata holds scalars only, so sentence spans (relative to the chunk)
-            # travel as JSON.
-            "sentences": json.dumps(
-                [[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]
-            ),
-        },
-        excluded_embed_metadata_keys=list(_HIDDEN_KEYS),
-        excluded_llm_metadata_keys=list(_HIDDEN_KEYS),
-        relationships={
-            NodeRelationship.SOURCE: RelatedNodeInfo(
-                node_id=file_node_id(chunk.path),
-                node_type=ObjectType.DOCUMENT,
-                metadata={"path": chunk.path, "source": chunk.source},
-            )
-        },
+        **({"id_": id_} if id_ else {}),
+        text=text,
+        start_char_idx=start,
+        end_char_idx=end,
+        metadata=metadata,
+        excluded_embed_metadata_keys=list(hidden),
+        excluded_llm_metadata_keys=list(hidden),
+        relationships=relationships,
+        **fields,
+    )
+
+
+def chunk_to_node(chunk: Chunk) -> TextNode:
+    metadata = {
+        "source": chunk.source,
+        "path": chunk.path,
+        "title": chunk.title,
+        "outlet": chunk.outlet,
+        "published": chunk.published,
+        "file_sha256": chunk.file_sha256,
+        # Flat metadata holds scalars only, so sentence spans (relative to the chunk) travel
+        # as JSON.
+        "sentences": json.dumps(
+            [[s.start - chunk.start, s.end - chunk.start] for s in chunk.sentences]
+        ),
+    }
+    return article_node(
+        chunk.id, chunk.text, chunk.start, chunk.end, chunk.path, metadata, _HIDDEN_KEYS
     )
 
 

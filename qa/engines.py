@@ -24,14 +24,10 @@ from llama_index.core.chat_engine.types import (
 )
 from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.schema import (
-    NodeRelationship,
     NodeWithScore,
-    ObjectType,
-    RelatedNodeInfo,
-    TextNode,
 )
 
-from index.nodes import file_node_id
+from index.nodes import article_node
 from qa.answer_stream import AnswerStream
 from qa.conversation import HISTORY_TURNS, History, add_turn
 from qa.pipeline import AnswerPipeline
@@ -40,25 +36,11 @@ from qa.types import Answer, Citation
 
 def citation_node(citation: Citation) -> NodeWithScore:
     """Citation [n] as a node: the quote, its exact offsets, its article's metadata."""
-    node = TextNode(
-        text=citation.quote,
-        start_char_idx=citation.start,
-        end_char_idx=citation.end,
-        metadata={
-            "source": citation.source,
-            "path": citation.path,
-            "title": citation.title,
-            "outlet": citation.outlet,
-            "published": citation.published,
-        },
-        excluded_llm_metadata_keys=["path"],
-        relationships={
-            NodeRelationship.SOURCE: RelatedNodeInfo(
-                node_id=file_node_id(citation.path), node_type=ObjectType.DOCUMENT
-            )
-        },
-    )
-    return NodeWithScore(node=node, score=citation.support)
+    c = citation
+    meta = {"source": c.source, "path": c.path, "title": c.title, "outlet": c.outlet,
+            "published": c.published}  # fmt: skip
+    node = article_node(None, c.quote, c.start, c.end, c.path, meta, hidden=["path"])
+    return NodeWithScore(node=node, score=c.support)
 
 
 def citation_nodes(answer: Answer) -> list[NodeWithScore]:

@@ -24,11 +24,10 @@ from llama_index.core.schema import (
     ObjectType,
     QueryBundle,
     RelatedNodeInfo,
-    TextNode,
 )
 
 from index.embedding import Embedder
-from index.nodes import file_node_id, node_to_chunk
+from index.nodes import article_node, node_to_chunk
 from index.sentences import split_sentences
 from index.types import Chunk, Span
 from qa.evidence import Evidence, select_evidence
@@ -85,24 +84,17 @@ def chunk_of(node: BaseNode) -> Chunk:
 
 def evidence_to_node(e: Evidence) -> NodeWithScore:
     c = e.chunk
-    node = TextNode(
-        id_=hashlib.sha256(f"{c.path}\x00{e.span.start}\x00{e.span.end}".encode()).hexdigest()[:32],
-        text=e.text,
-        start_char_idx=e.span.start,
-        end_char_idx=e.span.end,
+    node = article_node(
+        hashlib.sha256(f"{c.path}\x00{e.span.start}\x00{e.span.end}".encode()).hexdigest()[:32],
+        e.text,
+        e.span.start,
+        e.span.end,
+        c.path,
+        {**{k: getattr(c, k) for k in _ARTICLE_KEYS}, "relevance": e.relevance, "chunk_id": c.id},
+        _HIDDEN_KEYS,
         embedding=[float(x) for x in e.vector],
-        metadata={
-            **{k: getattr(c, k) for k in _ARTICLE_KEYS},
-            "relevance": e.relevance,
-            "chunk_id": c.id,
-        },
-        excluded_llm_metadata_keys=list(_HIDDEN_KEYS),
-        excluded_embed_metadata_keys=list(_HIDDEN_KEYS),
         relationships={
-            NodeRelationship.SOURCE: RelatedNodeInfo(
-                node_id=file_node_id(c.path), node_type=ObjectType.DOCUMENT
-            ),
-            NodeRelationship.PARENT: RelatedNodeInfo(node_id=c.id, node_type=ObjectType.TEXT),
+            NodeRelationship.PARENT: RelatedNodeInfo(node_id=c.id, node_type=ObjectType.TEXT)
         },
     )
     return NodeWithScore(node=node, score=e.score)

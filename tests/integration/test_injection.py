@@ -92,7 +92,7 @@ def test_fake_turns_and_markers_never_reach_the_model(assistant: Assistant) -> N
 
     question = "What did the Northfield council approve?"
     vector = assistant.embedder.embed([question])[0]
-    hits = assistant.retriever.retrieve(question, 8, query_vector=vector)
+    hits = assistant.retriever.search.retrieve(question, 8, query_vector=vector)  # type: ignore[attr-defined]
     evidence = select_evidence(question, vector, hits, assistant.embedder, 12)
     prompt = answer_messages(question, evidence)[1]["content"]
     assert "<|im_start|>" not in prompt and "<|im_end|>" not in prompt

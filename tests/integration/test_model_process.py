@@ -49,11 +49,10 @@ def _kill_after_first_piece(assistant: Assistant, sig: int) -> str:
     process = assistant.llm.process  # type: ignore[attr-defined]
     pieces = 0
     with pytest.raises(UserError) as caught:
-        for event in assistant.stream(KIM):
-            if isinstance(event, str):
-                pieces += 1
-                if pieces == 1:
-                    os.kill(process.pid, sig)
+        for _piece in assistant.stream(KIM):
+            pieces += 1
+            if pieces == 1:
+                os.kill(process.pid, sig)
     assert pieces >= 1, "the answer never streamed"
     return str(caught.value)
 
@@ -101,7 +100,7 @@ def test_the_fixed_system_prompt_is_computed_once(assistant: Assistant) -> None:
     url = f"http://127.0.0.1:{process.port}/v1/chat/completions"
     cached = []
     for question in (KIM, "Where did the summit take place?"):
-        hits = assistant.retriever.retrieve(question, 5)
+        hits = assistant.retriever.search.retrieve(question, 5)  # type: ignore[attr-defined]
         from qa.evidence import select_evidence
 
         qvec = assistant.embedder.embed([question])[0]
