@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -16,15 +15,9 @@ from typing import Any
 import numpy as np
 
 from benchmarks import workloads
+from evals.memory import peak_rss_mb
 from evals.metrics import answer_correct, percentile
 from qa.settings import SEEDS_DIR, Settings
-
-
-def _peak_rss_mb() -> float:
-    """This process's peak plus its largest ended child's: the model process, once closed."""
-    both = (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-    peak_kb = sum(resource.getrusage(who).ru_maxrss for who in both)
-    return round(peak_kb / 1024, 1)
 
 
 def _latency_summary(values: list[float]) -> dict[str, float | None]:
@@ -59,7 +52,7 @@ def answer_ours(home: str, limit: int | None, **_: Any) -> dict[str, Any]:
         "accuracy": _score(rows, answers),
         "ttft_s": _latency_summary(ttft),
         "latency_s": _latency_summary(total),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(with_children=True),
     }
 
 
@@ -79,7 +72,7 @@ def answer_reference(home: str, limit: int | None, workdir: str, **_: Any) -> di
         "ttft_s": _latency_summary([r["ttft_s"] for r in results]),
         "latency_s": _latency_summary([r["latency_s"] for r in results]),
         "index_s": round(pipeline.index_seconds, 2),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(with_children=True),
     }
 
 
@@ -126,7 +119,7 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
         "ours_vs_raw": round((chunks / ours_s) / (len(texts) / raw_s), 3),
         "reindex_unchanged_s": round(reindex_s, 3),
         "reindex_embedded": again.chunks_embedded,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(with_children=True),
     }
 
 
@@ -170,7 +163,7 @@ def retrieval_scale(
             "hybrid_ms": {k: _ms(v) for k, v in _latency_summary(hybrid).items()},
             "dense_ms": {k: _ms(v) for k, v in _latency_summary(dense).items()},
         }
-    out["peak_rss_mb"] = _peak_rss_mb()
+    out["peak_rss_mb"] = peak_rss_mb(with_children=True)
     return out
 
 
@@ -186,7 +179,7 @@ def cold_start(home: str, **_: Any) -> dict[str, Any]:
     assistant.ensure_indexed()
     answer = assistant.ask("Who accompanied Kim at the extended talks?")
     getattr(assistant.llm, "close", lambda: None)()
-    return {"answered": not answer.abstained, "peak_rss_mb": _peak_rss_mb()}
+    return {"answered": not answer.abstained, "peak_rss_mb": peak_rss_mb(with_children=True)}
 
 
 def embed_rate(**_: Any) -> dict[str, Any]:

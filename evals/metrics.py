@@ -16,39 +16,21 @@ from typing import Any
 from index.embedding import Embedder
 from index.loaders import LoadError, load_article
 from index.sentences import split_sentences
+from qa.markers import LEADING_MARKERS, marker_numbers, strip_markers
 from qa.support import cosine, lexical_support, support_score
+from qa.text import NUMBER_WORDS
 
 Judge = Callable[[str, str, str], bool]
 """judge(claim, passage, question) -> does the passage support the claim?"""
 
 DEFAULT_SUPPORT_THRESHOLD = 0.45  # the assistant's own `min_support` default (qa/settings.py)
 
-# "[1]", "[1, 2]", "[1;3]", "[Source 2]": the markers the assistant and the model write.
-_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
-_LEADING_MARKERS = re.compile(rf"^(?:\s*{_MARKER.pattern})+", re.I)
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _POSSESSIVE = re.compile(r"['’]s\b")
 _SEPARATORS = re.compile(r"[-‐‑‒–—/]")  # "Yong-ho" == "Yong ho"
-_NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
-    "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
-    "nineteen": "19", "twenty": "20",
-}  # fmt: skip
 
 
 # --- answers ---------------------------------------------------------------------------------
-
-
-def strip_markers(text: str) -> str:
-    """Drop citation markers so they neither count as answer words nor reach the judge."""
-    text = _MARKER.sub("", text)
-    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-    return " ".join(text.split())
-
-
-def _marker_numbers(text: str) -> list[int]:
-    return [int(n) for m in _MARKER.finditer(text) for n in re.findall(r"\d+", m.group(1))]
 
 
 def normalize_answer(text: str) -> str:
@@ -59,7 +41,7 @@ def normalize_answer(text: str) -> str:
     text = _SEPARATORS.sub(" ", text)
     text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
     text = _ARTICLES.sub(" ", text)
-    return " ".join(_NUMBER_WORDS.get(w, w) for w in text.split())
+    return " ".join(NUMBER_WORDS.get(w, w) for w in text.split())
 
 
 def _contains(prediction_norm: str, answer_norm: str) -> bool:
@@ -192,14 +174,14 @@ def cited_sentences(answer_text: str) -> list[tuple[str, list[int]]]:
     out: list[tuple[str, list[int]]] = []
     for span in split_sentences(answer_text):
         piece = answer_text[span.start : span.end]
-        lead = _LEADING_MARKERS.match(piece)
+        lead = LEADING_MARKERS.match(piece)
         if lead and out:
             claim, numbers = out[-1]
-            out[-1] = (claim, numbers + _marker_numbers(lead.group(0)))
+            out[-1] = (claim, numbers + marker_numbers(lead.group(0)))
             piece = piece[lead.end() :]
         claim = strip_markers(piece)
         if claim:
-            out.append((claim, _marker_numbers(piece)))
+            out.append((claim, marker_numbers(piece)))
     return [(claim, _unique_ints(numbers)) for claim, numbers in out]
 
 

@@ -11,14 +11,13 @@ import datetime as dt
 import hashlib
 import json
 import platform
-import resource
-import sys
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from evals import metrics
+from evals.memory import peak_rss_mb
 from evals.report import write_chart, write_report
 from qa import Answer, Assistant, Settings
 from qa.errors import UserError
@@ -167,7 +166,7 @@ def run_eval(
         "corpus_chunks": assistant.store.count(),
         "index": index_report.summary(),
         "questions": len(records),
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_mb": peak_rss_mb(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.system()}, python {platform.python_version()}",
     }
@@ -175,11 +174,6 @@ def run_eval(
     write_chart(records, summary, out / "chart.png")
     write_report(records, summary, out / "report.md")
     return summary
-
-
-def _peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def load_summary(path: Path) -> dict[str, Any]:

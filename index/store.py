@@ -212,6 +212,8 @@ class ChunkStore:
             except Exception as exc:
                 transient = _is_transient(exc)
                 if transient and attempt + 1 < attempts:
+                    log.info("%s: %s, retry %d of %d", action, type(exc).__name__, attempt + 1,
+                             attempts - 1)  # fmt: skip
                     time.sleep(SERVER_RETRY_WAIT_S * (attempt + 1))
                     continue
                 where = "the Chroma server" if self.remote else "the index"

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from index.embedding import Embedder
 from index.sentences import split_sentences
 from qa.evidence import Evidence
+from qa.markers import marker_numbers, strip_markers
 from qa.prompts import ABSTAIN_MARKERS
 from qa.question_kind import is_yes_no_question, split_polarity
 from qa.support import cosine, lexical_support, support_score
 from qa.types import Citation
 
-_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
 _LOOSE_MARKER = re.compile(r"\(?\b(?:according to )?sources? (\d+)\)?", re.I)
 HINT_MARGIN = 0.1
 
@@ -33,16 +33,14 @@ class VerifiedAnswer:
 
 
 def _markers(sentence: str) -> list[int]:
-    found: list[int] = []
-    for m in _MARKER.finditer(sentence):
-        found.extend(int(n) for n in re.findall(r"\d+", m.group(1)))
+    found = marker_numbers(sentence)
     found.extend(int(m.group(1)) for m in _LOOSE_MARKER.finditer(sentence))
     return found
 
 
 def _strip_markers(sentence: str) -> str:
-    text = _LOOSE_MARKER.sub("", _MARKER.sub("", sentence))
-    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+    # Bracketed markers go first: "[Source 1]" must not leave "[]" behind.
+    text = strip_markers(_LOOSE_MARKER.sub("", strip_markers(sentence)))
     text = re.sub(r"[,;:]+(?=[.!?]|\s*$)", "", text)
     return " ".join(text.split()).strip(" ,;:")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa", description="Ask questions about news articles; answers cite their sources."
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log retries, rewrites, abstentions and timings (-vv: debug)",
+    )
     parser.add_argument("--collection", help="Chroma collection (QA_COLLECTION)")
     parser.add_argument("--top-k", type=int, help="chunks to retrieve (QA_TOP_K)")
     parser.add_argument("--model", help="LLM model name or .gguf path (QA_LLM_MODEL)")
@@ -180,8 +188,27 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+_OUR_LOGGERS = ("qa", "index", "ui", "evals")
+_log_handler = logging.StreamHandler()
+_log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
+def configure_logging(verbosity: int) -> None:
+    """Quiet by default (warnings only); -v informs, -vv debugs. Other libraries stay at
+    warnings, so their chatter never buries ours."""
+    level = (logging.WARNING, logging.INFO)[verbosity] if verbosity < 2 else logging.DEBUG
+    _log_handler.stream = sys.stderr  # the stream of this call (tests replace it)
+    for name in _OUR_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        if _log_handler not in logger.handlers:
+            logger.addHandler(_log_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
     try:
         assistant = Assistant(settings_from_args(args))
         handlers = {

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 # Turns kept for follow-up rewriting: enough for "and what about him?" chains, short enough
 # that the rewrite prompt stays small.
 HISTORY_TURNS = 6
+# Of those, the rewrite prompt shows the model the latest few: a small model resolves "he"
+# from the last exchange, and a short prompt keeps the rewrite fast.
+REWRITE_TURNS = 2
 
 History = list[tuple[str, str]]
 

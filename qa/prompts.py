@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from qa.conversation import REWRITE_TURNS
 from qa.evidence import Evidence
 from qa.question_kind import is_yes_no_question
 
@@ -74,7 +75,7 @@ def answer_messages(
 
 
 def rewrite_messages(history: list[tuple[str, str]], question: str) -> list[dict[str, str]]:
-    turns = "\n".join(f"Q: {as_data(q)}\nA: {as_data(a)}" for q, a in history[-2:])
+    turns = "\n".join(f"Q: {as_data(q)}\nA: {as_data(a)}" for q, a in history[-REWRITE_TURNS:])
     user = (
         f"Conversation:\n{turns}\n\nFollow-up question: {as_data(question)}\nStand-alone question:"
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,21 @@ UNHASHED = {"home", "default_corpus", "chroma_url", "ui_username", "ui_password"
             "model_start_timeout_s", "request_timeout_s"}  # fmt: skip
 
 
+# 3-63 characters; each corpus also has a `<name>__files` companion collection.
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+
+
+def check_collection_name(name: str) -> str:
+    """The name, stripped, if Chroma and our companion collection can both use it."""
+    name = name.strip()
+    if not _COLLECTION_NAME.match(name) or ".." in name or name.endswith("__files"):
+        raise ValueError(
+            f"{name!r} is not a usable collection name: 3-63 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return name
+
+
 class Settings(BaseSettings):
     """Everything that changes behaviour lives here, so an answer can be traced to its settings."""
 
@@ -34,11 +50,7 @@ class Settings(BaseSettings):
         default_factory=_default_home,
         description="Data directory: Chroma store, assembled model files, locks.",
     )
-    collection: str = Field(
-        default="seeds",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,60}[A-Za-z0-9]$",
-        description="Chroma collection (one per corpus).",
-    )
+    collection: str = Field(default="seeds", description="Chroma collection (one per corpus).")
     chroma_url: str | None = Field(
         default=None,
         description="Chroma server URL (http://host:port). Unset: embedded on-disk store in home.",
@@ -153,6 +165,11 @@ class Settings(BaseSettings):
         default=None, description="Web page login name; with ui_password, the page asks to log in."
     )
     ui_password: SecretStr | None = Field(default=None, description="Web page login password.")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, name: str) -> str:
+        return check_collection_name(name)
 
     def fingerprint(self) -> str:
         """Short hash of the settings that shape an answer (paths excluded)."""

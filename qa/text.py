@@ -7,16 +7,19 @@ import re
 from index.stopwords import STOPWORDS
 
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
-_NUMBER_WORDS = {
+# Numbers are compared as digits ("three hours" == "3 hours"), here and in the evaluation.
+NUMBER_WORDS = {
     "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
-    "hundred": "100", "thousand": "1000", "first": "1st", "second": "2nd", "third": "3rd",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13",
+    "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18",
+    "nineteen": "19", "twenty": "20", "hundred": "100", "thousand": "1000", "first": "1st",
+    "second": "2nd", "third": "3rd",
 }  # fmt: skip
 
 
 def normalise(word: str) -> str:
     w = word.lower().replace("’", "'").removesuffix("'s")
-    w = _NUMBER_WORDS.get(w, w)
+    w = NUMBER_WORDS.get(w, w)
     if len(w) > 4 and w.endswith("ies"):
         w = w[:-3] + "y"
     elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):

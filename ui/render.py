@@ -5,14 +5,13 @@ without a browser. Every piece of article text is HTML-escaped: articles are dat
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable
 
 from index.store import FileRecord
+from qa.markers import replace_markers
 from qa.types import Answer, Citation
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited quote
-_MARKER = re.compile(r"\[(\d+)\]")
 
 ArticleText = Callable[[Citation], str | None]
 
@@ -21,13 +20,9 @@ def answer_markdown(answer: Answer) -> str:
     """The final answer for the chat: markers become links to their source card."""
     if answer.abstained:
         return f"🛈 *{answer.text}*"
-    return _MARKER.sub(
-        lambda m: (
-            f"[[{m.group(1)}]](#source-{m.group(1)})"
-            if 1 <= int(m.group(1)) <= len(answer.citations)
-            else m.group(0)
-        ),
+    return replace_markers(
         answer.text,
+        lambda n: f"[[{n}]](#source-{n})" if 1 <= n <= len(answer.citations) else f"[{n}]",
     )
 
 

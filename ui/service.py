@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from index.indexer import IndexReport
-from index.loaders import LoadError, load_article
+from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_article
 from index.store import FileRecord, list_collections, open_client
 from qa.answer_stream import AnswerStream
 from qa.assistant import Assistant
@@ -20,10 +20,10 @@ from qa.errors import UserError
 from qa.llm import LLM, make_llm
 from qa.model_files import available_models
 from qa.settings import Settings
+from qa.settings import check_collection_name as settings_collection_name
 from qa.types import Answer, Citation
 
-UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
-_COLLECTION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]$")
+UPLOAD_TYPES = SUPPORTED_SUFFIXES
 
 
 def safe_file_name(name: str) -> str:
@@ -34,13 +34,10 @@ def safe_file_name(name: str) -> str:
 
 
 def check_collection_name(name: str) -> str:
-    name = name.strip()
-    if not _COLLECTION.match(name) or ".." in name or name.endswith("__files"):
-        raise UserError(
-            f"{name!r} is not a usable collection name: 3-63 letters, digits, '.', '_' or '-', "
-            "starting and ending with a letter or digit"
-        )
-    return name
+    try:
+        return settings_collection_name(name)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
 
 
 class ChatService:

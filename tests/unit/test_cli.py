@@ -157,3 +157,11 @@ def test_missing_command_is_a_usage_error(capsys) -> None:
         main([])
     assert info.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_verbose_logs_timings_and_quiet_does_not(qa_env, capsys) -> None:
+    assert main(["ask", "When will Biegun meet Russian officials?"]) == 0
+    assert "answered in" not in capsys.readouterr().err
+    assert main(["-v", "ask", "When will Biegun meet Russian officials?"]) == 0
+    err = capsys.readouterr().err
+    assert "INFO qa.pipeline: answered in" in err and "retrieve" in err
