@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -23,6 +22,7 @@ import numpy as np
 from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, is_legacy
 from index.types import Chunk
 from qa.errors import UserError
+from qa.retry import Retry
 
 
 class StoreError(UserError):
@@ -203,18 +203,15 @@ class ChunkStore:
         fails, and turn every failure into a StoreError a person can act on.
 
         Every write here is an idempotent upsert or delete, so a retry cannot duplicate."""
-        attempts = SERVER_RETRIES + 1 if self.remote else 1
-        for attempt in range(attempts):
+        retry = Retry(SERVER_RETRIES, SERVER_RETRY_WAIT_S) if self.remote else Retry(0)
+        for attempt in retry.attempts():
             try:
                 return fn()
             except StoreError:
                 raise
             except Exception as exc:
                 transient = _is_transient(exc)
-                if transient and attempt + 1 < attempts:
-                    log.info("%s: %s, retry %d of %d", action, type(exc).__name__, attempt + 1,
-                             attempts - 1)  # fmt: skip
-                    time.sleep(SERVER_RETRY_WAIT_S * (attempt + 1))
+                if transient and retry.again(attempt, action, type(exc).__name__):
                     continue
                 where = "the Chroma server" if self.remote else "the index"
                 hint = (

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import httpx
 
 from qa.errors import UserError
+from qa.retry import Retry
 from qa.settings import Settings
 from qa.supervisor import DOCTOR_HINT, ModelProcess, ModelProcessError
 
@@ -103,7 +103,7 @@ class OpenAICompatibleLLM:
         self.key = os.environ.get(settings.openai_api_key_env, "")
         self.temperature = settings.temperature
         self.timeout = settings.request_timeout_s
-        self.retries = retries
+        self.retry = Retry(retries)
 
     def stream_chat(
         self, messages: list[Message], max_tokens: int, stop: list[str]
@@ -119,7 +119,7 @@ class OpenAICompatibleLLM:
             body["stop"] = stop
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         url = f"{self.base_url}/chat/completions"
-        for attempt in range(self.retries + 1):
+        for attempt in self.retry.attempts():
             started = False
             try:
                 with httpx.stream(
@@ -131,8 +131,9 @@ class OpenAICompatibleLLM:
                             f"the LLM server at {self.base_url} answered HTTP {r.status_code}: "
                             f"{r.text[:200]}"
                         )
-                        if r.status_code in RETRY_STATUSES and attempt < self.retries:
-                            self._wait(attempt)
+                        if r.status_code in RETRY_STATUSES and self.retry.again(
+                            attempt, "LLM request", f"HTTP {r.status_code}"
+                        ):
                             continue
                         raise error
                     for line in r.iter_lines():
@@ -146,14 +147,9 @@ class OpenAICompatibleLLM:
                 raise LLMError(f"bad LLM server URL {self.base_url!r}: {exc}") from exc
             except httpx.TransportError as exc:
                 # Once text has reached the reader a retry would repeat it, so stop there.
-                if started or attempt == self.retries:
+                if started or not self.retry.again(attempt, "LLM request", type(exc).__name__):
                     message = _transport_message(self.base_url, exc, self.timeout, started)
                     raise LLMError(message) from exc
-                self._wait(attempt)
-
-    @staticmethod
-    def _wait(attempt: int) -> None:
-        time.sleep(0.5 * (attempt + 1))
 
 
 # Overloaded or restarting servers answer these; a later attempt may succeed.

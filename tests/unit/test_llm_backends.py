@@ -130,13 +130,17 @@ def test_http_500_is_an_llm_error(server) -> None:
     assert len(server.requests) == 1  # an HTTP error is not retried
 
 
-def test_http_503_is_retried_a_bounded_number_of_times(server, monkeypatch) -> None:
+def test_http_503_is_retried_a_bounded_number_of_times(server, monkeypatch, caplog) -> None:
     server.mode = "503"
-    monkeypatch.setattr(OpenAICompatibleLLM, "_wait", staticmethod(lambda attempt: None))
+    monkeypatch.setattr("qa.retry.time.sleep", lambda s: None)
     llm = OpenAICompatibleLLM(_settings(_url(server)), retries=2)
-    with pytest.raises(LLMError, match="HTTP 503"):
+    with caplog.at_level("INFO", logger="qa.retry"), pytest.raises(LLMError, match="HTTP 503"):
         list(llm.stream_chat(MESSAGES, 8, []))
     assert len(server.requests) == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "LLM request failed (HTTP 503); retry 1 of 2",
+        "LLM request failed (HTTP 503); retry 2 of 2",
+    ]
 
 
 def test_non_chat_completion_data_is_an_llm_error(server) -> None:
