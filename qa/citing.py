@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from index.embedding import Embedder
 from index.sentences import split_sentences
 from qa.evidence import Evidence
@@ -75,6 +77,10 @@ def _citation(e: Evidence, support: float) -> Citation:
     )
 
 
+Claim = tuple[str, list[int]]  # an answer sentence without markers, its marker numbers
+Support = list[tuple[Evidence, float]]  # the evidence sentences that support a claim
+
+
 def verify_reply(
     reply: str,
     question: str,
@@ -82,62 +88,92 @@ def verify_reply(
     embedder: Embedder,
     min_support: float,
 ) -> VerifiedAnswer:
+    """The reply's supported sentences, each cited to its evidence; abstain if none is."""
     if not evidence or said_not_in_articles(reply):
         return VerifiedAnswer("", [], True)
-    reply = strip_header_echo(reply, evidence).strip()
-    sentences = [reply[s.start : s.end] for s in split_sentences(reply)]
-    claims = [
-        (_strip_markers(s), [n for n in _markers(s) if 1 <= n <= len(evidence)]) for s in sentences
-    ]
-    # "Yes, both reports agree [1]": the Yes/No carries no checkable fact; the reason does.
-    polarity = ""
-    if claims and is_yes_no_question(question):
-        polarity, rest = split_polarity(claims[0][0])
-        claims[0] = (rest[:1].upper() + rest[1:], claims[0][1])
+    claims = claims_of(strip_header_echo(reply, evidence).strip(), len(evidence))
+    polarity, claims = _split_yes_no(claims, question)
+    claims = _bare_markers_as_claims(claims, evidence)
+    if not claims:
+        return VerifiedAnswer("", [], True)
+    vectors = embedder.embed([c for c, _ in claims])
+    kept: list[tuple[str, Support]] = []
+    unsupported: list[str] = []
+    for (claim, hints), vector in zip(claims, vectors, strict=True):
+        support = supporting_evidence(claim, hints, vector, question, evidence, min_support)
+        if support:
+            kept.append((claim, support))
+        else:
+            unsupported.append(claim)
+    if not kept:
+        return VerifiedAnswer("", [], True, unsupported)
+    text, citations = cited_text(kept)
+    return VerifiedAnswer(
+        f"{polarity}. {text}" if polarity else text, citations, False, unsupported
+    )
 
-    # A reply of bare markers ("[1]") points at a source: let that source's sentence answer.
+
+def claims_of(reply: str, sources: int) -> list[Claim]:
+    """Each sentence of the reply without markers, with the marker numbers that name a source."""
+    sentences = [reply[s.start : s.end] for s in split_sentences(reply)]
+    return [(_strip_markers(s), [n for n in _markers(s) if 1 <= n <= sources]) for s in sentences]
+
+
+def _split_yes_no(claims: list[Claim], question: str) -> tuple[str, list[Claim]]:
+    """ "Yes, both reports agree [1]": the Yes/No carries no checkable fact; the reason does."""
+    if not claims or not is_yes_no_question(question):
+        return "", claims
+    polarity, rest = split_polarity(claims[0][0])
+    return polarity, [(rest[:1].upper() + rest[1:], claims[0][1]), *claims[1:]]
+
+
+def _bare_markers_as_claims(claims: list[Claim], evidence: list[Evidence]) -> list[Claim]:
+    """A reply of bare markers ("[1]") points at a source: that source's sentence answers."""
     if claims and all(not c for c, _ in claims):
         hinted = [n for _, ns in claims for n in ns]
         claims = [(evidence[hinted[0] - 1].text, [hinted[0]])] if hinted else []
-    claims = [(c, ns) for c, ns in claims if c]
-    if not claims:
-        return VerifiedAnswer("", [], True)
+    return [(c, ns) for c, ns in claims if c]
 
-    vectors = embedder.embed([c for c, _ in claims])
-    kept: list[tuple[str, list[tuple[Evidence, float]]]] = []
-    unsupported: list[str] = []
-    for (claim, hints), vector in zip(claims, vectors, strict=True):
-        scores = [
-            support_score(lexical_support(claim, e.text, question), cosine(vector, e.vector))
-            for e in evidence
-        ]
-        best = max(range(len(evidence)), key=lambda i: scores[i])
-        chosen = best
-        for n in hints:
-            if scores[n - 1] >= scores[best] - HINT_MARGIN and scores[n - 1] >= min_support:
-                chosen = n - 1
-                break
-        if scores[chosen] >= min_support:
-            kept.append((claim, [(evidence[chosen], scores[chosen])]))
-            continue
-        # A sentence may combine facts from two sources.
-        second = max(
-            (i for i in range(len(evidence)) if i != best), key=lambda i: scores[i], default=None
-        )
-        if second is not None:
-            joint = evidence[best].text + " " + evidence[second].text
-            joint_lex = lexical_support(claim, joint, question)
-            joint_score = support_score(joint_lex, max(scores[best], scores[second]))
-            if joint_lex >= 0.99 and joint_score >= min_support:
-                kept.append(
-                    (claim, [(evidence[best], scores[best]), (evidence[second], scores[second])])
-                )
-                continue
-        unsupported.append(claim)
 
-    if not kept:
-        return VerifiedAnswer("", [], True, unsupported)
+def supporting_evidence(
+    claim: str,
+    hints: list[int],
+    vector: np.ndarray,
+    question: str,
+    evidence: list[Evidence],
+    min_support: float,
+) -> Support:
+    """The evidence that supports `claim`: the best sentence (a marker's source wins if it
+    supports nearly as well), else two sentences that together hold all its words; else []."""
+    scores = [
+        support_score(lexical_support(claim, e.text, question), cosine(vector, e.vector))
+        for e in evidence
+    ]
+    best = max(range(len(evidence)), key=lambda i: scores[i])
+    chosen = best
+    for n in hints:
+        if scores[n - 1] >= scores[best] - HINT_MARGIN and scores[n - 1] >= min_support:
+            chosen = n - 1
+            break
+    if scores[chosen] >= min_support:
+        return [(evidence[chosen], scores[chosen])]
+    # A sentence may combine facts from two sources.
+    second = max(
+        (i for i in range(len(evidence)) if i != best), key=lambda i: scores[i], default=None
+    )
+    if second is None:
+        return []
+    joint_lex = lexical_support(claim, evidence[best].text + " " + evidence[second].text, question)
+    if (
+        joint_lex >= 0.99
+        and support_score(joint_lex, max(scores[best], scores[second])) >= min_support
+    ):
+        return [(evidence[best], scores[best]), (evidence[second], scores[second])]
+    return []
 
+
+def cited_text(kept: list[tuple[str, Support]]) -> tuple[str, list[Citation]]:
+    """ "Claim. [1] Next claim. [2]": each evidence sentence numbered once, in first use."""
     citations: list[Citation] = []
     numbered: dict[tuple[str, int], int] = {}
     parts = []
@@ -151,6 +187,4 @@ def verify_reply(
             marks.append(f"[{numbered[key]}]")
         body = claim if claim.endswith((".", "!", "?", '"', "”")) else claim + "."
         parts.append(f"{body} {''.join(marks)}")
-    text = " ".join(parts)
-    text = f"{polarity}. {text}" if polarity else text
-    return VerifiedAnswer(text, citations, False, unsupported)
+    return " ".join(parts), citations
