@@ -96,12 +96,15 @@ class Assistant:
     @property
     def pipeline(self) -> AnswerPipeline:
         if self._pipeline is None:
+            from qa.reranking import make_reranker
+
+            llm = _DeferredLLM(self)
             self._pipeline = AnswerPipeline(
                 self.settings,
-                llm=_DeferredLLM(self),
+                llm=llm,
                 embedder=self.embedder,
                 retriever=self.retriever,
-                postprocessors=self.postprocessors,
+                postprocessors=[*self.postprocessors, *make_reranker(self.settings, llm)],
             )
         return self._pipeline
 

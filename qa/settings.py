@@ -81,6 +81,12 @@ class Settings(BaseSettings):
 
     # --- retrieval ----------------------------------------------------------------------------
     top_k: int = Field(default=5, ge=1, le=50, description="Chunks kept after hybrid fusion.")
+    reranker: Literal["none", "llm"] = Field(
+        default="none",
+        description="Rerank the top_k chunks before evidence selection: 'llm' asks the answering "
+        "model (llama-index LLMRerank). Off: it did not win on the packs (docs/evaluation.md).",
+    )
+    rerank_top_n: int = Field(default=3, ge=1, le=50, description="Chunks the reranker keeps.")
     hybrid: bool = Field(
         default=True, description="Fuse BM25 with dense retrieval (else dense only)."
     )
