@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from index.indexer import IndexReport
+    from qa.answer_stream import AnswerStream
     from qa.assistant import ABSTAIN_TEXT, Assistant, Conversation, InputError
     from qa.errors import UserError
     from qa.settings import Settings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "ABSTAIN_TEXT": "qa.assistant",
     "Answer": "qa.types",
+    "AnswerStream": "qa.answer_stream",
     "Assistant": "qa.assistant",
     "Citation": "qa.types",
     "Conversation": "qa.assistant",
@@ -34,6 +36,7 @@ _EXPORTS = {
 __all__ = [
     "ABSTAIN_TEXT",
     "Answer",
+    "AnswerStream",
     "Assistant",
     "Citation",
     "Conversation",

@@ -11,7 +11,7 @@ class AnswerStream(Iterator[str]):
     """Text pieces as the model writes them; `.answer` is the verified `Answer`.
 
     Reading `.answer` before the end consumes the rest. `close()` ends the generation early
-    (the model stops at once); `.answer` is then None-free only if the answer was complete.
+    (the model stops at once); after that `.answer` raises unless the answer was complete.
     """
 
     def __init__(self, steps: Generator[str, None, Answer]) -> None:

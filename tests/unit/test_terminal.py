@@ -75,3 +75,15 @@ def test_pipe_gets_the_verified_answer_once() -> None:
 )  # fmt: skip
 def test_rows_used(text: str, columns: int, rows: int) -> None:
     assert rows_used(text, columns) == rows
+
+
+def test_a_closed_stream_has_no_answer() -> None:
+    stream = _stream()
+    next(stream)
+    stream.close()
+    with pytest.raises(RuntimeError, match="stopped"):
+        _ = stream.answer
+    complete = _stream()
+    assert complete.answer.text == VERIFIED and complete.done
+    complete.close()
+    assert complete.answer.text == VERIFIED  # closing after the end keeps the answer
