@@ -46,7 +46,7 @@ def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
 def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
     assistant.ensure_indexed(progress=True)
     chat = Conversation(assistant)
-    printer = AnswerPrinter()
+    printer = AnswerPrinter(always_stream=True)  # a chat streams even into a pipe
     print("Ask about the indexed articles. Empty line or Ctrl-D to quit.")
     typed_ahead: list[str] = []
     while True:

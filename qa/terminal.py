@@ -1,9 +1,10 @@
 """Showing an answer once in a terminal.
 
 The reply streams as the model writes it; when it is verified, the streamed lines are
-erased and the verified answer with its citations takes their place. A terminal that
-cannot move the cursor (TERM=dumb) keeps the streamed text and gets the citations after it;
-output that is not a terminal (a pipe, a file) gets only the verified answer.
+erased and the verified answer with its citations takes their place. Where the cursor cannot
+move back (TERM=dumb, or `qa chat` into a pipe) the streamed text stays and the citations
+follow it, with a line for what verification changed (an abstention, dropped sentences).
+`qa ask` into a pipe or a file writes only the verified answer.
 
 While an answer is written, keys typed for the next question are neither echoed into the
 answer nor lost: they come back as the start of the next prompt's line.
@@ -43,10 +44,11 @@ def rows_used(text: str, columns: int) -> int:
 
 
 class AnswerPrinter:
-    def __init__(self, out: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, always_stream: bool = False) -> None:
         self.out = out or sys.stdout
-        self.streams = _isatty(self.out)
-        self.redraws = self.streams and os.environ.get("TERM", "") not in ("", "dumb")
+        terminal = _isatty(self.out)
+        self.streams = terminal or always_stream
+        self.redraws = terminal and os.environ.get("TERM", "") not in ("", "dumb")
 
     def show(self, stream: AnswerStream, prefix: str = "") -> Answer:
         """Stream the reply after `prefix`, then show the verified answer once."""
@@ -63,11 +65,20 @@ class AnswerPrinter:
             self._erase(shown)
             self.out.write(prefix + "\n".join(answer_lines(answer)) + "\n")
         elif self.streams:
-            self.out.write("\n" + "".join(f"{line}\n" for line in citation_lines(answer)))
+            self.out.write("\n" + "".join(f"{line}\n" for line in self._after_stream(answer)))
         else:
             self.out.write("\n".join(answer_lines(answer)) + "\n")
         self.out.flush()
         return answer
+
+    @staticmethod
+    def _after_stream(answer: Answer) -> list[str]:
+        """What the reader of the streamed text still needs: what verification changed,
+        then the citations."""
+        if answer.abstained and answer.raw_text:
+            return [f"(not supported by the articles) {answer.text}"]
+        dropped = [f"(dropped, no source supports it: {s})" for s in answer.unsupported]
+        return [*dropped, *citation_lines(answer)]
 
     def _erase(self, shown: str) -> None:
         rows = rows_used(shown, shutil.get_terminal_size().columns)

@@ -87,3 +87,26 @@ def test_a_closed_stream_has_no_answer() -> None:
     assert complete.answer.text == VERIFIED and complete.done
     complete.close()
     assert complete.answer.text == VERIFIED  # closing after the end keeps the answer
+
+
+def _answer_stream(raw: str, answer: Answer) -> AnswerStream:
+    def steps():
+        yield raw
+        return answer
+
+    return AnswerStream(steps())
+
+
+def test_without_redraw_what_verification_changed_is_said(monkeypatch) -> None:
+    out = io.StringIO()
+    printer = AnswerPrinter(out, always_stream=True)  # qa chat into a pipe
+    abstained = Answer("q", "The articles don't say.", [], True, raw_text="Paris, surely.")
+    printer.show(_answer_stream("Paris, surely.", abstained), prefix="bot> ")
+    assert (
+        out.getvalue()
+        == "bot> Paris, surely.\n(not supported by the articles) The articles don't say.\n"
+    )
+    out = io.StringIO()
+    trimmed = Answer("q", VERIFIED, [], False, raw_text=RAW, unsupported=["Kim flew home."])
+    AnswerPrinter(out, always_stream=True).show(_answer_stream(RAW, trimmed))
+    assert "(dropped, no source supports it: Kim flew home.)" in out.getvalue()
