@@ -17,6 +17,7 @@ from typing import Any
 from tqdm import tqdm
 
 from evals import metrics
+from evals.judges import LLMSupportJudge
 from evals.memory import peak_rss_mb
 from evals.report import write_chart, write_report
 from qa import Answer, Assistant, Settings
@@ -64,7 +65,7 @@ def score_record(
     row: dict[str, Any],
     answer: Answer,
     corpus: Path,
-    judge: metrics.LexicalSemanticJudge,
+    judge: metrics.Judge,
     cache: dict[str, Any],
     top_k: int,
 ) -> dict[str, Any]:
@@ -124,6 +125,7 @@ def run_eval(
     settings: Settings,
     limit: int | None = None,
     progress: bool = True,
+    judge_name: str = "llm",
 ) -> dict[str, Any]:
     if not corpus.is_dir():
         raise UserError(f"corpus folder {corpus} does not exist")
@@ -134,7 +136,7 @@ def run_eval(
     )
     assistant = Assistant(settings)
     index_report = assistant.index([corpus], progress=progress)
-    judge = metrics.LexicalSemanticJudge(assistant.embedder, threshold=settings.min_support)
+    judge = make_judge(judge_name, assistant, settings)
 
     out.mkdir(parents=True, exist_ok=True)
     cache: dict[str, Any] = {}
@@ -160,6 +162,7 @@ def run_eval(
         "settings_hash": settings.fingerprint(),
         "model": f"{settings.llm_backend}:{settings.llm_model}",
         "embedder": assistant.embedder.name,
+        "support_judge": judge_name,
         "gold": str(gold),
         "corpus": str(corpus),
         "corpus_docs": len(assistant.documents()),
@@ -174,6 +177,19 @@ def run_eval(
     write_chart(records, summary, out / "chart.png")
     write_report(records, summary, out / "report.md")
     return summary
+
+
+JUDGES = ("llm", "lexical")
+
+
+def make_judge(name: str, assistant: Assistant, settings: Settings) -> metrics.Judge:
+    """'llm': the model as an independent yes/no judge (evals/judges.py); 'lexical': the
+    assistant's own scorer, fast but unable to disagree with what it kept."""
+    if name == "llm":
+        return LLMSupportJudge(assistant.llm)
+    if name == "lexical":
+        return metrics.LexicalSemanticJudge(assistant.embedder, threshold=settings.min_support)
+    raise UserError(f"unknown support judge {name!r}: choose from {', '.join(JUDGES)}")
 
 
 def load_summary(path: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from qa.evidence import Evidence
 from qa.markers import marker_numbers, strip_markers
 from qa.prompts import ABSTAIN_MARKERS
 from qa.question_kind import is_yes_no_question, split_polarity
-from qa.support import cosine, lexical_support, support_score
+from qa.support import cosine, lexical_support, support_score, unstated_facts
 from qa.types import Citation
 
 _LOOSE_MARKER = re.compile(r"\(?\b(?:according to )?sources? (\d+)\)?", re.I)
@@ -63,7 +63,7 @@ def said_not_in_articles(reply: str) -> bool:
     return any(marker in upper for marker in ABSTAIN_MARKERS)
 
 
-def _citation(e: Evidence, support: float) -> Citation:
+def citation_for(e: Evidence, support: float) -> Citation:
     return Citation(
         source=e.chunk.source,
         title=e.chunk.title,
@@ -144,10 +144,16 @@ def supporting_evidence(
     min_support: float,
 ) -> Support:
     """The evidence that supports `claim`: the best sentence (a marker's source wins if it
-    supports nearly as well), else two sentences that together hold all its words; else []."""
-    scores = [
+    supports nearly as well), else two sentences that together hold all its words; else [].
+    A sentence that lacks one of the claim's key facts (a number, date or name) supports
+    nothing, however many other words it shares."""
+    overlap = [
         support_score(lexical_support(claim, e.text, question), cosine(vector, e.vector))
         for e in evidence
+    ]
+    scores = [
+        0.0 if unstated_facts(claim, e.text, question) else score
+        for e, score in zip(evidence, overlap, strict=True)
     ]
     best = max(range(len(evidence)), key=lambda i: scores[i])
     chosen = best
@@ -157,18 +163,18 @@ def supporting_evidence(
             break
     if scores[chosen] >= min_support:
         return [(evidence[chosen], scores[chosen])]
-    # A sentence may combine facts from two sources.
-    second = max(
-        (i for i in range(len(evidence)) if i != best), key=lambda i: scores[i], default=None
-    )
-    if second is None:
+    # A sentence may combine facts from two sources: the two that share most of its words.
+    first, second, *_ = sorted(range(len(evidence)), key=lambda i: -overlap[i]) + [None, None]
+    if first is None or second is None:
         return []
-    joint_lex = lexical_support(claim, evidence[best].text + " " + evidence[second].text, question)
+    joint_text = evidence[first].text + " " + evidence[second].text
+    joint_lex = lexical_support(claim, joint_text, question)
     if (
         joint_lex >= 0.99
-        and support_score(joint_lex, max(scores[best], scores[second])) >= min_support
+        and not unstated_facts(claim, joint_text, question)
+        and support_score(joint_lex, max(overlap[first], overlap[second])) >= min_support
     ):
-        return [(evidence[best], scores[best]), (evidence[second], scores[second])]
+        return [(evidence[first], overlap[first]), (evidence[second], overlap[second])]
     return []
 
 
@@ -183,7 +189,7 @@ def cited_text(kept: list[tuple[str, Support]]) -> tuple[str, list[Citation]]:
             key = (e.chunk.path, e.span.start)
             if key not in numbered:
                 numbered[key] = len(citations) + 1
-                citations.append(_citation(e, score))
+                citations.append(citation_for(e, score))
             marks.append(f"[{numbered[key]}]")
         body = claim if claim.endswith((".", "!", "?", '"', "”")) else claim + "."
         parts.append(f"{body} {''.join(marks)}")

@@ -102,7 +102,9 @@ def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
     corpus = args.corpus or settings.default_corpus
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("eval-runs") / stamp
-    summary = run_eval(args.gold, corpus, out, settings, args.limit, progress=not args.quiet)
+    summary = run_eval(
+        args.gold, corpus, out, settings, args.limit, progress=not args.quiet, judge_name=args.judge
+    )
     m = summary["metrics"]
     print(
         f"accuracy {_pct(m.get('accuracy'))}, abstention on unanswerable "
@@ -172,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="SUMMARY",
         help="diff two summary.json files; three or more: a Markdown table",
+    )
+    p_eval.add_argument(
+        "--judge",
+        choices=["llm", "lexical"],
+        default="llm",
+        help="sentence-support judge: the LLM asked yes/no (independent of the answer's own "
+        "check; default) or the assistant's lexical+embedding scorer (fast)",
     )
     p_eval.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser

@@ -19,6 +19,9 @@ from qa.retrieval import Hit
 from qa.text import content_words
 
 LEXICAL_BONUS = 0.3
+# A "sentence" this short after a full one is usually a bad split ("... disabling its center.
+# Yongbyon nuclear research."): it is read with the sentence before it.
+FRAGMENT_WORDS = 4
 
 
 @dataclass
@@ -41,7 +44,7 @@ def select_evidence(
     seen: set[tuple[str, int]] = set()
     candidates: list[tuple[Chunk, Span, str]] = []
     for hit in hits:
-        for span, text in zip(hit.chunk.sentences, hit.chunk.sentence_texts, strict=True):
+        for span, text in sentences_with_fragments(hit.chunk):
             key = (hit.chunk.path, span.start)
             # Planted instructions are not news: the model never reads them (qa/injection.py).
             if key not in seen and len(text.split()) >= 3 and not looks_like_instruction(text):
@@ -60,6 +63,21 @@ def select_evidence(
         )
     scored.sort(key=lambda e: e.score, reverse=True)
     return grouped_by_article(scored[:limit])
+
+
+def sentences_with_fragments(chunk: Chunk) -> list[tuple[Span, str]]:
+    """The chunk's sentences; a short fragment in the same paragraph joins the one before it
+    (the quote stays an exact slice of the article)."""
+    out: list[tuple[Span, str]] = []
+    for span, text in zip(chunk.sentences, chunk.sentence_texts, strict=True):
+        if out and len(text.split()) <= FRAGMENT_WORDS:
+            previous = out[-1][0]
+            joined = chunk.text[previous.start - chunk.start : span.end - chunk.start]
+            if previous.start >= chunk.start and "\n\n" not in joined:
+                out[-1] = (Span(previous.start, span.end), joined)
+                continue
+        out.append((span, text))
+    return out
 
 
 def grouped_by_article(best: list[Evidence]) -> list[Evidence]:

@@ -73,12 +73,15 @@ class LocalModelLLM:
         except ModelProcessError as exc:
             raise LLMError(str(exc)) from exc
 
+    # llama.cpp's server reads a GBNF `grammar` field: short judgements can be constrained.
+    supports_grammar = True
+
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str]
+        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
     ) -> Iterator[str]:
         self._client.base_url = self._start()
         try:
-            yield from self._client.stream_chat(messages, max_tokens, stop)
+            yield from self._client.stream_chat(messages, max_tokens, stop, grammar)
         except LLMError as exc:
             cause = self.process.exit_cause(wait_s=2.0)
             if cause is None:
@@ -106,9 +109,11 @@ class OpenAICompatibleLLM:
         self.retry = Retry(retries)
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str]
+        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
     ) -> Iterator[str]:
-        body = {
+        """`grammar` (GBNF) is sent only when given: llama.cpp's server honours it, and
+        callers pass one only to a backend that says `supports_grammar`."""
+        body: dict[str, object] = {
             "model": self.name,
             "messages": messages,
             "max_tokens": max_tokens,
@@ -117,6 +122,8 @@ class OpenAICompatibleLLM:
         }
         if stop:
             body["stop"] = stop
+        if grammar:
+            body["grammar"] = grammar
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
         url = f"{self.base_url}/chat/completions"
         for attempt in self.retry.attempts():

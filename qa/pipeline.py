@@ -6,6 +6,8 @@
              -> sentence evidence (empty: abstain without calling the model)
              -> LLM reply, streamed
              -> verified answer: each sentence checked against the evidence and cited
+             -> answer check: it gives what the question asks for (else the exact words of
+                a source that do, else "the articles mention X but don't say")
 
 `AnswerPipeline.stream` returns an `AnswerStream`: the reply's text as it is written, then
 the verified `Answer`.
@@ -23,6 +25,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from index.embedding import Embedder
+from qa.answer_check import AnswerChecker
 from qa.answer_stream import AnswerStream
 from qa.citing import verify_reply
 from qa.evidence import Evidence
@@ -74,6 +77,7 @@ class AnswerPipeline:
             top_n=settings.evidence_sentences,
             min_relevance=settings.min_relevance,
         )
+        self.checker = AnswerChecker(llm, settings.answer_check, settings.extract_fallback)
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
         return AnswerStream(self._steps(question, list(history)))
@@ -145,12 +149,15 @@ class AnswerPipeline:
         verified = verify_reply(
             turn.raw, turn.query, evidence, self.embedder, self.settings.min_support
         )
+        started = time.perf_counter()
+        verified = self.checker.check(turn.query, evidence, verified)
+        turn.lap("check", started)
         if verified.unsupported:
             log.info("removed %d unsupported sentence(s): %s", len(verified.unsupported),
                      verified.unsupported)  # fmt: skip
         if verified.abstained:
-            log.info("abstained after verification: no sentence of the reply is supported")
-            return self._finish(turn, ABSTAIN_TEXT, [], True, verified.unsupported)
+            log.info("abstained after verification: %s", verified.text or "nothing supported")
+            return self._finish(turn, verified.text or ABSTAIN_TEXT, [], True, verified.unsupported)
         return self._finish(turn, verified.text, verified.citations, False, verified.unsupported)
 
     def _finish(

@@ -163,6 +163,17 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with a clear message."
     )
+    answer_check: Literal["off", "rules", "judge"] = Field(
+        default="judge",
+        description="Check that a reply gives what the question asks for (a person for who, a "
+        "date for when ...): 'rules' only, or rules then a yes/no question to the LLM when the "
+        "rules cannot tell (qa/answer_check.py).",
+    )
+    extract_fallback: bool = Field(
+        default=True,
+        description="When the reply fails the answer check, ask the model for the exact words "
+        "of a source that answer before abstaining.",
+    )
     rewrite_followups: bool = Field(
         default=True, description="Rewrite follow-up questions into stand-alone ones."
     )

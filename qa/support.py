@@ -7,13 +7,20 @@ support = 0.7 * lexical + 0.3 * semantic, in [0, 1]:
              Thursday", "3 hours") pass and keeps a restated question from passing on its own.
   semantic = cosine of the answer sentence and the passage embeddings, clipped at 0.
 Numbers are compared as digits ("three" == "3") and plurals folded (qa/text.py).
+
+Overlap alone lets a sentence with one invented detail pass ("the talks ended at 4:30 p.m."
+against "talks began at 4 p.m."), and that detail is usually what the question asked for.
+So the claim's key facts (numbers, times, dates, names) that the question does not already
+give must all be in the passage: `unstated_facts`.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from qa.text import content_words
+from qa.text import content_words, normalise
 
 LEXICAL_WEIGHT = 0.7
 
@@ -43,3 +50,35 @@ def support_score(lexical: float, semantic: float) -> float:
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))  # embedders return unit vectors
+
+
+_MONTHS_AND_DAYS = frozenset(
+    re.findall(
+        r"\w+",
+        "january february march april may june july august september october november "
+        "december monday tuesday wednesday thursday friday saturday sunday",
+    )
+)
+_WORD = re.compile(r"[\w’'.:-]*\w")
+
+
+def key_facts(claim: str) -> set[str]:
+    """Normalised numbers, clock times, months, weekdays and capitalised names of `claim`
+    (its first word is skipped: every sentence starts with a capital)."""
+    facts = set()
+    for i, m in enumerate(_WORD.finditer(claim)):
+        word = m.group(0)
+        norm = normalise(word)
+        if any(c.isdigit() for c in norm) or norm in _MONTHS_AND_DAYS:
+            facts.add(norm)
+        elif i > 0 and word[:1].isupper():
+            # "Jong-un" is checked as its parts: sources also write "Jong Un".
+            facts.update(w for w in content_words(word) if "-" not in w)
+    return facts
+
+
+def unstated_facts(claim: str, passage: str, question: str) -> set[str]:
+    """The claim's key facts found neither in the passage nor in the question."""
+    present = content_words(passage) | content_words(question)
+    present |= {normalise(w) for w in _WORD.findall(passage + " " + question)}
+    return {f for f in key_facts(claim) - present if not _prefix_match(f, present)}

@@ -1,0 +1,61 @@
+"""Agreement of the answer check with hand labels: `python -m evals.answer_check_agreement`.
+
+The sample (evals/answer_check_sample.jsonl) holds replies the assistant gave to seeds and
+near-miss questions, each labelled: does it give what the question asks for? Reports, for
+the rules alone, the LLM judge alone and rules-then-judge (the default), the share of
+labels matched, how many bad replies were caught and how many good ones were wrongly
+rejected (each of those costs a right answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from qa.answer_judge import judge_gives_answer
+from qa.answer_kind import expected_kind, gives_kind
+from qa.llm import make_llm
+from qa.markers import strip_markers
+from qa.settings import Settings
+
+SAMPLE = Path(__file__).with_name("answer_check_sample.jsonl")
+
+
+def verdicts(rows: list[dict], settings: Settings) -> dict[str, list[bool]]:
+    llm = make_llm(settings)
+    out: dict[str, list[bool]] = {"rules": [], "judge": [], "rules+judge": []}
+    for row in rows:
+        question, answer = row["question"], strip_markers(row["answer"])
+        kind = expected_kind(question)
+        rule = gives_kind(answer, question, kind)
+        judged = judge_gives_answer(llm, question, answer, kind)
+        out["rules"].append(rule is not False)
+        out["judge"].append(judged is not False)
+        out["rules+judge"].append(rule if rule is not None else judged is not False)
+    return out
+
+
+def agreement(labels: list[bool], predicted: list[bool]) -> dict[str, float | int]:
+    pairs = list(zip(labels, predicted, strict=True))
+    return {
+        "agreement": round(sum(a == b for a, b in pairs) / len(pairs), 3),
+        "bad_caught": sum(not a and not b for a, b in pairs),
+        "bad_total": sum(not a for a, _ in pairs),
+        "good_rejected": sum(a and not b for a, b in pairs),
+        "good_total": sum(a for a, _ in pairs),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=Path, default=SAMPLE)
+    args = parser.parse_args(argv)
+    rows = [json.loads(line) for line in args.sample.read_text().splitlines() if line.strip()]
+    labels = [bool(r["gives_answer"]) for r in rows]
+    for name, predicted in verdicts(rows, Settings()).items():
+        print(name, json.dumps(agreement(labels, predicted)))
+
+
+if __name__ == "__main__":
+    main()

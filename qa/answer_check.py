@@ -1,0 +1,119 @@
+"""The last step of an answer: does the verified reply give what the question asks for?
+
+A cited sentence can be true and still not answer (qa/answer_kind.py). The check runs the
+cheap rules first and asks the LLM judge only when they cannot tell. A reply that fails is
+replaced by the exact words of a source that answer, when the model can point at some and
+they are of the asked kind; otherwise the assistant abstains and says what the articles do
+mention, so a near miss reads as "they don't say", not as an answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Literal
+
+from qa.answer_judge import answer_yes_or_no, extract_span, judge_gives_answer
+from qa.answer_kind import AnswerKind, expected_kind, gives_kind, new_words
+from qa.citing import VerifiedAnswer, citation_for
+from qa.evidence import Evidence
+from qa.llm import LLM
+from qa.markers import strip_markers
+
+CheckMode = Literal["off", "rules", "judge"]
+log = logging.getLogger(__name__)
+
+
+class AnswerChecker:
+    def __init__(self, llm: LLM, mode: CheckMode = "judge", extract: bool = True) -> None:
+        self.llm = llm
+        self.mode = mode
+        self.extract = extract
+
+    def check(
+        self, question: str, evidence: list[Evidence], verified: VerifiedAnswer
+    ) -> VerifiedAnswer:
+        if self.mode == "off" or verified.abstained or not evidence:
+            return verified
+        kind = expected_kind(question)
+        if kind is AnswerKind.YES_NO:
+            return self._with_polarity(question, evidence, verified)
+        if self._gives_answer(question, verified.text, kind):
+            return verified
+        log.info("the reply does not give %s: %r", kind.value, verified.text)
+        if self.extract:
+            extracted = self._extracted(question, evidence, kind)
+            if extracted is not None:
+                return extracted
+        return VerifiedAnswer(
+            near_miss_message(question, evidence), [], True, [*verified.unsupported,
+                                                              verified.text]
+        )  # fmt: skip
+
+    def _gives_answer(self, question: str, text: str, kind: AnswerKind) -> bool:
+        answer = strip_markers(text)
+        verdict = gives_kind(answer, question, kind)
+        if verdict is None and self.mode == "judge":
+            verdict = judge_gives_answer(self.llm, question, answer, kind)
+        return verdict is not False  # the benefit of the doubt when nothing can tell
+
+    def _extracted(
+        self, question: str, evidence: list[Evidence], kind: AnswerKind
+    ) -> VerifiedAnswer | None:
+        found = extract_span(self.llm, question, evidence)
+        if found is None or not new_words(found.span, question):
+            return None
+        if gives_kind(found.span, question, kind) is False:
+            return None
+        log.info("answered with the words of source %d: %r", found.source, found.span)
+        text = found.span[:1].upper() + found.span[1:]
+        citation = citation_for(evidence[found.source - 1], 1.0)
+        return VerifiedAnswer(f"{text}. [1]", [citation], False)
+
+    def _with_polarity(
+        self, question: str, evidence: list[Evidence], verified: VerifiedAnswer
+    ) -> VerifiedAnswer:
+        """A yes/no question answered without Yes or No gets the model's Yes/No first."""
+        if re.match(r"^(?:Yes|No)\b", verified.text):
+            return verified
+        polarity = answer_yes_or_no(self.llm, question, evidence)
+        if not polarity:
+            return verified
+        return VerifiedAnswer(
+            f"{polarity}. {verified.text}", verified.citations, False, verified.unsupported
+        )
+
+
+def near_miss_message(question: str, evidence: list[Evidence]) -> str:
+    """ "The articles mention the extended talks, but they don't say: What time did ...?" """
+    topic = _mentioned_phrase(question, " ".join(e.text for e in evidence))
+    asked = " ".join(question.split())
+    if topic:
+        return f"The articles mention {topic}, but they don't say this: {asked}"
+    return f"The articles don't say this: {asked}"
+
+
+_ARTICLES = ("the", "a", "an")
+
+
+def _mentioned_phrase(question: str, text: str) -> str:
+    """A noun phrase of the question that the evidence also contains, as the question writes
+    it: the run of words with the most content words that starts at a name or after an
+    article ("the banquet", "the North Korean delegation"), edges without small words."""
+    words = [re.sub(r"['’]s$", "", w) for w in re.findall(r"[\w’'-]+", question)]
+    lowered = " ".join(text.lower().split())
+    best, best_weight = "", 0
+    for i in range(len(words)):
+        after_article = i > 0 and words[i - 1].lower() in _ARTICLES
+        if not (after_article or words[i][:1].isupper()) or i == 0:
+            continue  # the question's first word is capitalised whatever it is
+        for j in range(len(words), i, -1):
+            run = words[i:j]
+            weight = len(new_words(" ".join(run), ""))
+            if weight <= best_weight or not new_words(run[-1], ""):
+                continue
+            if re.search(r"\b" + re.escape(" ".join(run).lower()) + r"\b", lowered):
+                best = ("the " if after_article else "") + " ".join(run)
+                best_weight = weight
+                break
+    return best

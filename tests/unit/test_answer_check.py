@@ -1,0 +1,180 @@
+"""The answer check: question kinds, the rules, key facts, and the checker's decisions with a
+scripted LLM (what the model says is fixed; what we do with it is under test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evals.judges import LLMSupportJudge
+from qa.answer_check import AnswerChecker, near_miss_message
+from qa.answer_judge import ask
+from qa.answer_kind import AnswerKind, expected_kind, gives_kind
+from qa.citing import VerifiedAnswer
+from qa.support import unstated_facts
+
+
+class ScriptedLLM:
+    """Replies from a list, in order; records prompts and grammars."""
+
+    name = "scripted"
+
+    def __init__(self, replies: list[str], supports_grammar: bool = True) -> None:
+        self.replies = list(replies)
+        self.supports_grammar = supports_grammar
+        self.calls: list[tuple[str, str]] = []
+
+    def stream_chat(self, messages, max_tokens, stop, grammar: str = "") -> Iterator[str]:
+        self.calls.append((messages[-1]["content"], grammar))
+        yield self.replies.pop(0)
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Did Kim meet Putin in Vladivostok?", AnswerKind.YES_NO),
+        ("How many people attended the banquet?", AnswerKind.NUMBER),
+        ("How long did the summit meetings last?", AnswerKind.NUMBER),
+        ("When did Kim leave Vladivostok?", AnswerKind.TIME),
+        ("On what date was the memorandum signed?", AnswerKind.TIME),
+        ("What time did the extended talks end?", AnswerKind.CLOCK),
+        ("Where will the third summit be held?", AnswerKind.PLACE),
+        ("Which university hosted the meeting?", AnswerKind.PLACE),
+        ("Who accompanied Kim at the extended talks?", AnswerKind.PERSON),
+        ("Which Russian officials did Biegun meet?", AnswerKind.PERSON),
+        ("Which airline flew the extra flight?", AnswerKind.NAME),
+        ("What is the name of the source who told Yonhap?", AnswerKind.NAME),
+        ("Who is Yuri Ushakov?", AnswerKind.OTHER),
+        ("What dishes were served at the banquet?", AnswerKind.OTHER),
+    ],
+)
+def test_expected_kind(question: str, kind: AnswerKind) -> None:
+    assert expected_kind(question) is kind
+
+
+@pytest.mark.parametrize(
+    "question, answer, verdict",
+    [
+        ("What time did the talks begin?", "The talks began at 2:10 p.m.", True),
+        ("What time did the talks begin?", "Putin is slated to meet Kim next week.", False),
+        ("When did Kim Chang-son visit Moscow?", "He visited Moscow in March.", True),
+        ("On what date in March did the trip end?", "He visited Moscow in March.", False),
+        ("How long did the meetings last?", "They lasted about three hours.", True),
+        ("How many flags were put up?", "Flags are seen along the road.", False),
+        ("Who accompanied Kim?", "Foreign Minister Ri Yong-ho accompanied Kim.", True),
+        ("Which city hosted the summit?", "Vladivostok.", True),
+        ("Which airline flew the extra flight?", "the national carrier flew it.", False),
+        ("Did the talks last long?", "Yes, about three hours.", True),
+        ("Did the talks last long?", "The talks lasted about three hours.", False),
+        ("Who signed the memorandum?", "The memorandum was signed.", False),  # nothing new
+        ("What dishes were served at the banquet?", "Putin arranged a banquet.", None),
+    ],
+)
+def test_gives_kind(question: str, answer: str, verdict: bool | None) -> None:
+    assert gives_kind(answer, question, expected_kind(question)) is verdict
+
+
+def test_a_claim_needs_its_key_facts_in_the_passage() -> None:
+    passage = "Extended talks involving their key aides began at 4 p.m."
+    question = "What time did the extended talks end?"
+    assert unstated_facts("The extended talks ended at 4:30 p.m.", passage, question) == {"4:30"}
+    assert unstated_facts("The extended talks began at 4 p.m.", passage, question) == set()
+    # Names are compared by their parts: "Jong-un" in a claim, "Jong Un" in the source.
+    assert unstated_facts("Kim Jong-un will meet Putin.", "Putin to meet Kim Jong Un", "") == set()
+    assert unstated_facts("Kim met Lavrov on Sunday.", "Kim met officials.", "") == {
+        "lavrov",
+        "sunday",
+    }
+
+
+def _reply(text: str, evidence: object) -> VerifiedAnswer:
+    return VerifiedAnswer(text, [], False)
+
+
+def test_a_reply_without_the_asked_kind_is_replaced_by_the_source_words(make_evidence) -> None:
+    evidence = [make_evidence("001", "Yongbyon"), make_evidence("004", "three hours")]
+    llm = ScriptedLLM(["[1] Yongbyon nuclear research"])
+    question = "What was the name of the center Pyongyang offered to disable?"
+    reply = _reply("Pyongyang offered to disable its center. [1]", evidence)
+    checked = AnswerChecker(llm, "rules").check(question, evidence, reply)
+    assert not checked.abstained and checked.text == "Yongbyon nuclear research. [1]"
+    cited = checked.citations[0]
+    assert Path(cited.path).read_text(encoding="utf-8")[cited.start : cited.end] == cited.quote
+    assert "Yongbyon nuclear research" in cited.quote
+    assert len(llm.calls) == 1 and llm.calls[0][1].startswith("root ::=")  # one span request
+
+
+def test_words_the_source_does_not_contain_are_refused(make_evidence) -> None:
+    evidence = [make_evidence("004", "banquet")]
+    llm = ScriptedLLM(["[1] roast duck and kimchi"])
+    question = "What was the name of the dish served at the banquet?"
+    checked = AnswerChecker(llm, "rules").check(
+        question, evidence, _reply("The leaders headed to a banquet. [1]", evidence)
+    )
+    assert checked.abstained
+    assert checked.text == near_miss_message(question, evidence)
+    assert checked.text.startswith("The articles mention the banquet, but they don't say")
+
+
+def test_the_judge_decides_what_the_rules_cannot(make_evidence) -> None:
+    evidence = [make_evidence("004", "banquet")]
+    question = "What dishes were served at the banquet?"
+    reply = _reply("The leaders headed to a banquet that Putin had arranged. [1]", evidence)
+    said_no = AnswerChecker(ScriptedLLM(["No", "none"]), "judge").check(question, evidence, reply)
+    assert said_no.abstained and "banquet" in said_no.text
+    said_yes = AnswerChecker(ScriptedLLM(["Yes"]), "judge").check(question, evidence, reply)
+    assert said_yes == reply
+    unreadable = AnswerChecker(ScriptedLLM(["Maybe"]), "judge").check(question, evidence, reply)
+    assert unreadable == reply  # the benefit of the doubt
+    off = AnswerChecker(ScriptedLLM([]), "off").check(question, evidence, reply)
+    assert off == reply
+
+
+def test_a_yes_no_question_gets_its_yes_or_no(make_evidence) -> None:
+    evidence = [make_evidence("004", "three hours")]
+    reply = _reply("The summit meetings lasted around three hours in total. [1]", evidence)
+    checked = AnswerChecker(ScriptedLLM(["Yes"]), "judge").check(
+        "Did the summit last long?", evidence, reply
+    )
+    assert checked.text == "Yes. The summit meetings lasted around three hours in total. [1]"
+
+
+def test_grammar_only_goes_to_a_backend_that_supports_it() -> None:
+    plain = ScriptedLLM(["Yes"], supports_grammar=False)
+    assert ask(plain, [{"role": "user", "content": "q"}], 2, "root ::= x") == "Yes"
+    assert plain.calls[0][1] == ""
+
+
+def test_llm_support_judge_counts_unreadable_as_unsupported() -> None:
+    llm = ScriptedLLM(["Yes", "banana"])
+    judge = LLMSupportJudge(llm)
+    assert judge("Kim met Putin.", "Kim met Putin in Vladivostok.", "q") is True
+    assert judge("Kim met Putin.", "Kim met Putin in Vladivostok.", "other q") is True  # cached
+    assert judge("Kim met Lavrov.", "Kim met Putin.", "q") is False
+    assert len(llm.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "answer, verdict",
+    [("About 300 people attended.", True), ("It lasted three hours.", False),
+     ("The two leaders went to a banquet.", None)],
+)  # fmt: skip
+def test_a_count_must_count_what_was_asked(answer: str, verdict: bool | None) -> None:
+    question = "How many people attended the banquet?"
+    assert gives_kind(answer, question, expected_kind(question)) is verdict
+
+
+def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
+    from index.types import Chunk, Span
+    from qa.evidence import sentences_with_fragments
+
+    text = "It offered to disable its center. Yongbyon nuclear research.\n\nNew paragraph."
+    spans = [Span(100, 133), Span(134, 160), Span(162, 176)]
+    chunk = Chunk("c", "a.txt", "a.txt", text, 100, 176, sentences=spans,
+                  sentence_texts=[text[s.start - 100 : s.end - 100] for s in spans])  # fmt: skip
+    merged = sentences_with_fragments(chunk)
+    assert merged[0] == (Span(100, 160), text[:60])
+    assert merged[0][1].endswith("Yongbyon nuclear research.")
+    assert merged[1] == (Span(162, 176), "New paragraph.")  # not across a paragraph break
