@@ -84,6 +84,11 @@ def chunk_article(article: Article, chunk_words: int = 90, overlap: int = 1) -> 
                     outlet=article.outlet,
                     published=article.published,
                     file_sha256=article.file_sha256,
+                    author=article.author,
+                    byline=article.byline,
+                    byline_text=article.text[article.byline.start : article.byline.end]
+                    if article.byline
+                    else "",
                     sentences=list(members),
                     sentence_texts=[article.text[s.start : s.end] for s in members],
                 )

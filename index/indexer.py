@@ -21,6 +21,10 @@ from index.loaders import LoadError, iter_article_files, load_article, sha256_by
 from index.store import ChunkStore, FileRecord
 from index.types import Article, Chunk
 
+# Raised when loading reads more from a file (2: the author and byline), so files indexed
+# before are read again once, even though their bytes did not change.
+EXTRACTION_VERSION = 2
+
 
 @dataclass
 class IndexReport:
@@ -91,7 +95,7 @@ def index_paths(
         key = str(path)
         sha = _read_sha(path)
         known = records.get(key)
-        if known and sha and known.file_sha256 == sha:
+        if known and sha and known.file_sha256 == sha and known.extraction == EXTRACTION_VERSION:
             report.unchanged.append(path.name)
             continue
         if known:
@@ -152,6 +156,8 @@ def _flush(
                 outlet=article.outlet,
                 published=article.published,
                 chunks=len(chunks),
+                author=article.author,
+                extraction=EXTRACTION_VERSION,
             )
             for article, chunks, _ in pending
         ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from index.boilerplate import article_body
-from index.metadata import find_outlet, find_published, find_title
+from index.metadata import find_author, find_outlet, find_published, find_title
 from index.types import Article
 from qa.errors import UserError
 
@@ -73,6 +73,7 @@ def _text_article(path: Path, text: str, sha: str, kind: str) -> Article:
     body = article_body(text)
     if not body:
         raise LoadError(f"{path.name}: no article text found")
+    author, byline = find_author(text, body)
     return Article(
         path=str(path),
         source=path.name,
@@ -83,6 +84,8 @@ def _text_article(path: Path, text: str, sha: str, kind: str) -> Article:
         published=find_published(text, body),
         file_sha256=sha,
         kind=kind,
+        author=author,
+        byline=byline,
     )
 
 

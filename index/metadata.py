@@ -1,4 +1,4 @@
-"""Title, outlet and publication date from an article's own text.
+"""Title, outlet, publication date and author from an article's own text.
 
 Scraped articles put these in a header above the body ("Written: 2019-04-17 11:00:23",
 "Published - April 23, 2019 10:13 pm IST", a bare "September 27, 2020" line) or in a sign-off
@@ -184,3 +184,47 @@ def find_outlet(text: str, body: list[Span]) -> str:
         if m:
             return m.group("outlet").strip(" .")
     return ""
+
+
+_NAME = r"(?P<name>[A-Z][\w'’-]+(?: [A-Z]\.)?(?: [A-Z][\w'’-]+){1,3})"
+_BY_LINE = re.compile(r"^(?:By|BY|Written by|Reported by)\s*:?\s+" + _NAME + r"\b")
+_AUTHOR_KEYS = {"author", "by", "byline", "writer", "reporter", "written by"}
+# "Albert Kim has more." / "Albert Kim reports." (broadcast scripts hand over to the reporter)
+_HAND_OVER = re.compile("^" + _NAME + r" (?:has more|reports|reporting)\b.{0,40}$")
+# "Hana Levi Julian is a Middle East news analyst ..." (a bio line below the article)
+_BIO = re.compile(
+    "^" + _NAME + r" is an? [^.]{0,80}?\b(?:journalist|reporter|correspondent|analyst|writer|"
+    r"editor|columnist|contributor|producer)\b"
+)
+
+
+def find_author(text: str, body: list[Span]) -> tuple[str, Span | None]:
+    """The reporter named in the text and the line that names them: a labelled field or a
+    "By ..." line, a sign-off ("Albert Kim, KBS World Radio News."), a hand-over ("Albert Kim
+    has more.") or a bio line. ("", None) when the text names no one."""
+    candidates = []
+    for m in re.finditer(r"[^\n]+", text):
+        line = m.group(0).strip()
+        if not line or len(line) > 400:
+            continue
+        start = m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+        field = _FIELD.match(line)
+        if field and field.group("key").strip().lower() in _AUTHOR_KEYS:
+            named = re.match(_NAME, field.group("value").strip())
+            if named:
+                candidates.append((0, named.group("name"), Span(start, start + len(line))))
+        for rank, pattern in enumerate((_BY_LINE, _SIGN_OFF_NAME, _HAND_OVER, _BIO), 1):
+            found = pattern.match(line)
+            if found:
+                candidates.append((rank, found.group("name"), Span(start, start + len(line))))
+    if not candidates:
+        return "", None
+    _, name, span = min(candidates, key=lambda c: c[0])
+    # A bio runs on for sentences; the first one names the author.
+    first = re.search(r"[.!?](?=\s+[A-Z])", text[span.start : span.end])
+    return name, Span(span.start, span.start + first.end()) if first else span
+
+
+_SIGN_OFF_NAME = re.compile(
+    "^" + _NAME + r", [A-Z][\w&.'’ -]{2,60}?(?:News|Radio|TV|Times|Post|Press)\b\.?$"
+)

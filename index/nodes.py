@@ -29,7 +29,7 @@ from index.types import Chunk, Span
 # Recorded in the collection's metadata; a collection without it may hold legacy records.
 LAYOUT = "llama-index-textnode-1"
 # Bookkeeping that neither the embedder nor an LLM should read as part of a node's text.
-_HIDDEN_KEYS = ["path", "file_sha256", "sentences"]
+_HIDDEN_KEYS = ["path", "file_sha256", "sentences", "byline", "byline_text"]
 
 
 def file_node_id(path: str) -> str:
@@ -77,6 +77,10 @@ def chunk_to_node(chunk: Chunk) -> TextNode:
         "outlet": chunk.outlet,
         "published": chunk.published,
         "file_sha256": chunk.file_sha256,
+        "author": chunk.author,
+        # The author's line, quotable like a sentence: [start, end] in the article, and text.
+        "byline": json.dumps([chunk.byline.start, chunk.byline.end] if chunk.byline else []),
+        "byline_text": chunk.byline_text,
         # Flat metadata holds scalars only, so sentence spans (relative to the chunk) travel
         # as JSON.
         "sentences": json.dumps(
@@ -99,6 +103,7 @@ def node_to_chunk(node: BaseNode) -> Chunk:
 
 def _chunk(id_: str, text: str, start: int, end: int, meta: dict[str, Any]) -> Chunk:
     rel = json.loads(str(meta.get("sentences") or "[]")) or [[0, len(text)]]
+    byline = json.loads(str(meta.get("byline") or "[]"))
     return Chunk(
         id=id_,
         source=str(meta["source"]),
@@ -110,6 +115,9 @@ def _chunk(id_: str, text: str, start: int, end: int, meta: dict[str, Any]) -> C
         outlet=str(meta.get("outlet") or ""),
         published=str(meta.get("published") or ""),
         file_sha256=str(meta.get("file_sha256") or ""),
+        author=str(meta.get("author") or ""),
+        byline=Span(byline[0], byline[1]) if len(byline) == 2 else None,
+        byline_text=str(meta.get("byline_text") or ""),
         sentences=[Span(start + a, start + b) for a, b in rel],
         sentence_texts=[text[a:b] for a, b in rel],
     )

@@ -60,6 +60,9 @@ class FileRecord:
     outlet: str
     published: str
     chunks: int
+    author: str = ""
+    # What version of metadata extraction read the file: an older one is read again.
+    extraction: int = 0
 
 
 @dataclass
@@ -268,7 +271,9 @@ class ChunkStore:
     def file_records(self) -> dict[str, FileRecord]:
         got = self._call("listing files", lambda: self.files.get(include=["metadatas"]))
         return {
-            str(m["path"]): FileRecord(**{k: m[k] for k in FileRecord.__dataclass_fields__})
+            str(m["path"]): FileRecord(
+                **{k: m[k] for k in FileRecord.__dataclass_fields__ if k in m}
+            )
             for m in got["metadatas"] or []
         }
 

@@ -31,6 +31,8 @@ class Article:
     published: str = ""  # ISO 8601 date or datetime, "" when unknown
     file_sha256: str = ""
     kind: str = "txt"
+    author: str = ""  # the reporter, from a byline or sign-off; "" when the text names none
+    byline: Span | None = None  # where the text names the author (quotable)
 
     def body_text(self) -> str:
         return "\n\n".join(self.text[s.start : s.end] for s in self.body)
@@ -50,6 +52,9 @@ class Chunk:
     outlet: str = ""
     published: str = ""
     file_sha256: str = ""
+    author: str = ""
+    byline: Span | None = None  # the author's line in the article (offsets into it)
+    byline_text: str = ""
     # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
     sentences: list[Span] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)

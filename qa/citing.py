@@ -72,6 +72,7 @@ def citation_for(e: Evidence, support: float) -> Citation:
         start=e.span.start,
         end=e.span.end,
         outlet=e.chunk.outlet,
+        author=e.chunk.author,
         path=e.chunk.path,
         support=round(support, 3),
     )

@@ -15,6 +15,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.types import Chunk, Span
 from qa.injection import looks_like_instruction
+from qa.question_kind import asks_for_author
 from qa.retrieval import Hit
 from qa.text import content_words
 
@@ -22,6 +23,8 @@ LEXICAL_BONUS = 0.3
 # A "sentence" this short after a full one is usually a bad split ("... disabling its center.
 # Yongbyon nuclear research."): it is read with the sentence before it.
 FRAGMENT_WORDS = 4
+# A byline shares few words with "who reported the story about X?": it is lifted to the top.
+BYLINE_BONUS = 0.5
 
 
 @dataclass
@@ -43,7 +46,13 @@ def select_evidence(
 ) -> list[Evidence]:
     seen: set[tuple[str, int]] = set()
     candidates: list[tuple[Chunk, Span, str]] = []
+    bylines = asks_for_author(question)
     for hit in hits:
+        # A question about who reported a story is answered by the author's own line.
+        byline = hit.chunk.byline
+        if bylines and byline and (hit.chunk.path, byline.start) not in seen:
+            seen.add((hit.chunk.path, byline.start))
+            candidates.append((hit.chunk, byline, hit.chunk.byline_text))
         for span, text in sentences_with_fragments(hit.chunk):
             key = (hit.chunk.path, span.start)
             # Planted instructions are not news: the model never reads them (qa/injection.py).
@@ -58,9 +67,10 @@ def select_evidence(
     scored = []
     for (chunk, span, text), vector, cos in zip(candidates, vectors, cosines, strict=True):
         overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0
-        scored.append(
-            Evidence(chunk, span, text, float(cos), float(cos) + LEXICAL_BONUS * overlap, vector)
-        )
+        score = float(cos) + LEXICAL_BONUS * overlap
+        if bylines and span == chunk.byline:
+            score += BYLINE_BONUS
+        scored.append(Evidence(chunk, span, text, float(cos), score, vector))
     scored.sort(key=lambda e: e.score, reverse=True)
     return grouped_by_article(scored[:limit])
 

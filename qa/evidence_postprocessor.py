@@ -33,7 +33,7 @@ from index.types import Chunk, Span
 from qa.evidence import Evidence, select_evidence
 from qa.retrieval import Hit
 
-_ARTICLE_KEYS = ("source", "path", "title", "outlet", "published")
+_ARTICLE_KEYS = ("source", "path", "title", "outlet", "published", "author")
 _HIDDEN_KEYS = ["path", "relevance", "chunk_id"]
 
 
@@ -77,6 +77,7 @@ def chunk_of(node: BaseNode) -> Chunk:
         title=str(meta.get("title") or ""),
         outlet=str(meta.get("outlet") or ""),
         published=str(meta.get("published") or ""),
+        author=str(meta.get("author") or ""),
         sentences=[Span(start + s.start, start + s.end) for s in spans],
         sentence_texts=[text[s.start : s.end] for s in spans],
     )
@@ -107,9 +108,15 @@ def node_to_evidence(scored: NodeWithScore) -> Evidence:
     start = int(getattr(node, "start_char_idx", None) or 0)
     text = node.get_content()
     span = Span(start, int(getattr(node, "end_char_idx", None) or start + len(text)))
+    about = {k: str(meta.get(k) or "") for k in _ARTICLE_KEYS}
     sentence = Chunk(
         id=str(meta.get("chunk_id") or node.node_id),
-        **{k: str(meta.get(k) or "") for k in _ARTICLE_KEYS},
+        source=about["source"],
+        path=about["path"],
+        title=about["title"],
+        outlet=about["outlet"],
+        published=about["published"],
+        author=about["author"],
         text=text,
         start=span.start,
         end=span.end,

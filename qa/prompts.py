@@ -56,7 +56,8 @@ def numbered_sources(evidence: list[Evidence]) -> str:
     for number, e in enumerate(evidence, 1):
         if e.chunk.path != last_path:
             title, date = as_data(e.chunk.title), e.chunk.published[:10]
-            meta = " ".join(x for x in (title, f"({date})") if x != "()")
+            by = f"by {as_data(e.chunk.author)}" if e.chunk.author else ""
+            meta = " ".join(x for x in (title, f"({date})", by) if x not in ("()", ""))
             lines.append(f"Article: {meta}" if meta else "Article:")
             last_path = e.chunk.path
         lines.append(f"[{number}] {as_data(e.text)}")

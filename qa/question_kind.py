@@ -82,3 +82,15 @@ def split_polarity(sentence: str) -> tuple[str, str]:
     if not m:
         return "", sentence
     return m.group(1).capitalize(), sentence[m.end() :]
+
+
+_AUTHOR_QUESTION = re.compile(
+    r"\b(?:author|byline|reporter|correspondent|journalist)\b"
+    r"|\bwho\b.*\b(?:reported|wrote|written|writes|filed|reports)\b",
+    re.I,
+)
+
+
+def asks_for_author(question: str) -> bool:
+    """ "Who reported the story ...?", "Who is the author of ...?" """
+    return bool(_AUTHOR_QUESTION.search(question))

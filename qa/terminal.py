@@ -27,7 +27,8 @@ from qa.types import Answer
 def citation_lines(answer: Answer) -> list[str]:
     lines = []
     for n, c in enumerate(answer.citations, 1):
-        meta = ", ".join(x for x in (c.title, c.published[:10]) if x)
+        by = f"by {c.author}" if c.author else ""
+        meta = ", ".join(x for x in (c.title, by, c.published[:10]) if x)
         lines.append(f"  [{n}] {c.source} ({meta}) chars {c.start}-{c.end}")
         lines.append(f'      "{c.quote}"')
     return lines

@@ -19,6 +19,7 @@ class Citation:
     outlet: str = ""
     path: str = ""
     support: float = 0.0  # how well the quote supports the cited sentence (qa/support.py)
+    author: str = ""  # the reporter, when the article names one
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def passage_with_quote(text: str, start: int, end: int) -> str:
 
 
 def _meta_line(c: Citation) -> str:
-    parts = [c.outlet, c.published[:10] if c.published else "", f"<code>{c.source}</code>"]
+    byline = f"by {c.author}" if c.author else ""
+    parts = [c.outlet, byline, c.published[:10] if c.published else "", f"<code>{c.source}</code>"]
     parts.append(f"characters {c.start}–{c.end}")
     return " · ".join(html.escape(p) if not p.startswith("<code>") else p for p in parts if p)
 

@@ -178,3 +178,21 @@ def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
     assert merged[0] == (Span(100, 160), text[:60])
     assert merged[0][1].endswith("Yongbyon nuclear research.")
     assert merged[1] == (Span(162, 176), "New paragraph.")  # not across a paragraph break
+
+
+def test_a_question_about_the_reporter_gets_the_byline_as_evidence(seed_chunks) -> None:
+    from index.embedding import HashEmbedder
+    from qa.evidence import select_evidence
+    from qa.question_kind import asks_for_author
+    from qa.retrieval import Hit
+
+    embedder = HashEmbedder()
+    question = "Who reported the KBS story about Stephen Biegun's trip to Moscow?"
+    assert asks_for_author(question) and not asks_for_author("Who visited Moscow?")
+    hits = [Hit(chunk, 1.0) for chunk in seed_chunks["000"][:1]]
+    vector = embedder.embed([question])[0]
+    evidence = select_evidence(question, vector, hits, embedder, 3)
+    byline = [e for e in evidence if e.text == "Albert Kim, KBS World Radio News."]
+    assert byline and byline[0].span == seed_chunks["000"][0].byline
+    plain = select_evidence("Who visited Moscow?", vector, hits, embedder, 3)
+    assert all(e.text != byline[0].text for e in plain)

@@ -186,3 +186,36 @@ def test_menu_line_before_prose_is_not_joined_to_it() -> None:
     text = f"Home World Sports Business Opinion\n{prose}\n"
     body = [text[s.start : s.end] for s in article_body(text)]
     assert body == [prose]
+
+
+@pytest.mark.parametrize(
+    "prefix, author, line_start",
+    [("000", "Albert Kim", "Albert Kim, KBS World Radio News."),
+     ("003", "Hana Levi Julian", "Hana Levi Julian is a Middle East news analyst"),
+     ("001", "", ""), ("004", "", "")],
+)  # fmt: skip
+def test_seed_authors_and_their_lines(prefix: str, author: str, line_start: str) -> None:
+    article = load_article(seed(prefix))
+    assert article.author == author
+    if not author:
+        assert article.byline is None
+        return
+    assert article.byline is not None
+    line = article.text[article.byline.start : article.byline.end]
+    assert line.startswith(line_start)
+    assert line.endswith(".") and line.count(". ") == 0  # one sentence, quotable
+
+
+@pytest.mark.parametrize(
+    "text, author",
+    [("Headline here\nBy Jane Q. Doe\n\nBody text of the story goes on.", "Jane Q. Doe"),
+     ("Author: Sam Lee\n\nBody text of the story goes on.", "Sam Lee"),
+     ("Body text.\nMaria Perez reports from Lima.", "Maria Perez"),
+     ("Vladivostok, Russia.\nNothing else.", "")],
+)  # fmt: skip
+def test_author_patterns(text: str, author: str) -> None:
+    from index.metadata import find_author
+
+    name, span = find_author(text, [Span(0, len(text))])
+    assert name == author
+    assert (span is None) == (not author)

@@ -60,6 +60,21 @@ def test_first_run_adds_every_seed_then_nothing_changes(assistant, seeds_copy) -
     assert assistant.store.count() == first.chunks_embedded
 
 
+def test_files_read_by_an_older_extraction_are_read_again_once(assistant, seeds_copy) -> None:
+    from dataclasses import replace
+
+    assistant.index([seeds_copy])
+    store = assistant.store
+    old = [replace(r, author="", extraction=0) for r in store.file_records().values()]
+    store.put_files(old)  # as an index written before bylines were read
+    again = assistant.index([seeds_copy])
+    assert sorted(again.updated) == [p.name for p in SEED_FILES] and again.unchanged == []
+    r000 = store.file_records()[str((seeds_copy / seed("000").name).resolve())]
+    assert r000.author == "Albert Kim"
+    assert_store_consistent(assistant)
+    assert len(assistant.index([seeds_copy]).unchanged) == N
+
+
 def test_modified_file_is_replaced(assistant, seeds_copy) -> None:
     assistant.index([seeds_copy])
     before = assistant.store.count()

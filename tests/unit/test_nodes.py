@@ -112,3 +112,14 @@ def test_legacy_collection_is_migrated_in_place(tmp_path: Path, caplog) -> None:
     caplog.clear()
     _store(tmp_path)
     assert "migrated" not in caplog.text  # once only
+
+
+def test_the_author_and_the_byline_travel_with_every_chunk() -> None:
+    chunk = _chunks("000")[0]
+    assert chunk.author == "Albert Kim" and chunk.byline is not None
+    text = Path(chunk.path).read_text(encoding="utf-8")
+    assert text[chunk.byline.start : chunk.byline.end] == chunk.byline_text
+    node = chunk_to_node(chunk)
+    assert node.metadata["author"] == "Albert Kim"
+    assert "byline" not in node.get_content(metadata_mode="embed")  # bookkeeping stays hidden
+    assert node_to_chunk(node) == chunk
