@@ -16,6 +16,7 @@ from index.embedding import Embedder
 from index.types import Chunk, Span
 from qa.injection import looks_like_instruction
 from qa.question_kind import asks_for_author
+from qa.timeline import asks_about_past, is_superseded
 from qa.retrieval import Hit
 from qa.text import content_words
 
@@ -25,6 +26,8 @@ LEXICAL_BONUS = 0.3
 FRAGMENT_WORDS = 4
 # A byline shares few words with "who reported the story about X?": it is lifted to the top.
 BYLINE_BONUS = 0.5
+# Asked what happened, a plan from an older article ranks below what later reports say.
+SUPERSEDED_PENALTY = 0.25
 
 
 @dataclass
@@ -64,12 +67,16 @@ def select_evidence(
     vectors = embedder.embed([text for _, _, text in candidates])
     cosines = vectors @ question_vector
     q_words = content_words(question)
+    past = asks_about_past(question)
+    latest = max((chunk.published for chunk, _, _ in candidates), default="")
     scored = []
     for (chunk, span, text), vector, cos in zip(candidates, vectors, cosines, strict=True):
         overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0
         score = float(cos) + LEXICAL_BONUS * overlap
         if bylines and span == chunk.byline:
             score += BYLINE_BONUS
+        if past and is_superseded(text, chunk.published, latest):
+            score -= SUPERSEDED_PENALTY
         scored.append(Evidence(chunk, span, text, float(cos), score, vector))
     scored.sort(key=lambda e: e.score, reverse=True)
     return grouped_by_article(scored[:limit])

@@ -16,6 +16,7 @@ the verified `Answer`.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from index.embedding import Embedder
 from qa.answer_check import AnswerChecker
 from qa.answer_stream import AnswerStream
 from qa.citing import verify_reply
-from qa.evidence import Evidence
+from qa.decompose import sub_questions
+from qa.evidence import Evidence, grouped_by_article
 from qa.evidence_postprocessor import SentenceEvidencePostprocessor, node_to_evidence
 from qa.llm import LLM
 from qa.prompts import answer_messages
@@ -112,22 +114,39 @@ class AnswerPipeline:
             turn.search = f"{turn.query} {history[-1][0]}"
 
     def _gather_evidence(self, turn: _Turn) -> list[Evidence]:
-        """Retrieve chunks, run the postprocessors, keep the best sentences."""
+        """Retrieve chunks, run the postprocessors, keep the best sentences. A question that
+        joins claims from several reports is searched part by part (qa/decompose.py), each
+        part with its own evidence slots."""
         started = time.perf_counter()
-        query_vector = self.embedder.embed([turn.query])[0]
-        search_vector = (
-            query_vector if turn.search == turn.query else self.embedder.embed([turn.search])[0]
-        )
+        parts = sub_questions(turn.query) if self.settings.decompose else [turn.query]
+        if len(parts) == 1:
+            evidence = self._evidence_for(turn, turn.query, turn.search, self.evidence)
+        else:
+            log.info("searching %d parts: %s", len(parts), parts)
+            per_part = self.evidence.model_copy(
+                update={"top_n": max(2, math.ceil(self.settings.evidence_sentences / len(parts)))}
+            )
+            found: dict[tuple[str, int], Evidence] = {}
+            for part in parts:
+                for e in self._evidence_for(turn, part, part, per_part):
+                    found.setdefault((e.chunk.path, e.span.start), e)
+            evidence = grouped_by_article(sorted(found.values(), key=lambda e: -e.score))
+        turn.lap("retrieve", started)
+        return evidence
+
+    def _evidence_for(
+        self, turn: _Turn, query: str, search: str, select: SentenceEvidencePostprocessor
+    ) -> list[Evidence]:
+        query_vector = self.embedder.embed([query])[0]
+        search_vector = query_vector if search == query else self.embedder.embed([search])[0]
         nodes = self.retriever.retrieve(
-            QueryBundle(turn.search, embedding=[float(x) for x in search_vector])
+            QueryBundle(search, embedding=[float(x) for x in search_vector])
         )
-        question = QueryBundle(turn.query, embedding=[float(x) for x in query_vector])
+        question = QueryBundle(query, embedding=[float(x) for x in query_vector])
         for postprocessor in self.postprocessors:
             nodes = postprocessor.postprocess_nodes(nodes, query_bundle=question)
-        turn.retrieved = retrieved_sources(nodes)
-        sentences = self.evidence.postprocess_nodes(nodes, query_bundle=question)
-        turn.lap("retrieve", started)
-        return [node_to_evidence(n) for n in sentences]
+        turn.retrieved = merged_sources(turn.retrieved, retrieved_sources(nodes))
+        return [node_to_evidence(n) for n in select.postprocess_nodes(nodes, query_bundle=question)]
 
     def _generate(self, turn: _Turn, evidence: list[Evidence]) -> Generator[str, None, str]:
         s = self.settings
@@ -184,6 +203,14 @@ class AnswerPipeline:
             settings_hash=s.fingerprint(),
             model=f"{s.llm_backend}:{s.llm_model}",
         )
+
+
+def merged_sources(a: list[RetrievedSource], b: list[RetrievedSource]) -> list[RetrievedSource]:
+    """Each file once with its best score, best first (parts of a question retrieve apart)."""
+    best: dict[str, float] = {}
+    for r in [*a, *b]:
+        best[r.source] = max(best.get(r.source, -1.0), r.score)
+    return [RetrievedSource(src, sc) for src, sc in sorted(best.items(), key=lambda x: -x[1])]
 
 
 def retrieved_sources(nodes: list[NodeWithScore]) -> list[RetrievedSource]:

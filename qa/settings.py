@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with a clear message."
     )
+    decompose: bool = Field(
+        default=True,
+        description="Search a question that joins claims from several reports ('Does X say A, "
+        "while Y says B?') part by part, each part with its own evidence (qa/decompose.py).",
+    )
     answer_check: Literal["off", "rules", "judge"] = Field(
         default="judge",
         description="Check that a reply gives what the question asks for (a person for who, a "

@@ -41,4 +41,4 @@ def test_installed_wheel_finds_seeds_and_gold_sets(tmp_path: Path) -> None:
     found = json.loads(run.stdout)
     assert found["qa"].startswith(str(target))  # the installed copy, not this checkout
     assert found["seeds"] == sorted(p.name for p in (ROOT / "seeds").glob("*.txt"))
-    assert found["floors"] and found["gold"] == ["near_miss.jsonl", "seeds.jsonl"]
+    assert found["floors"] and found["gold"] == ["near_miss.jsonl", "seeds.jsonl", "timeline.jsonl"]

@@ -112,3 +112,45 @@ def test_no_one_is_not_a_polarity_answer(make_evidence) -> None:
         "Ri Yong-ho accompanied Kim [1].", "Did Kim go alone?", evidence, HashEmbedder(), 0.45
     )
     assert not result.text.startswith(("Yes", "No"))
+
+
+@pytest.mark.parametrize(
+    "question, past",
+    [("Did the talks last long?", True), ("Where did Kim and Putin meet?", True),
+     ("On which days was Biegun scheduled to meet officials?", False),
+     ("Around what date might Putin travel to the Far East?", False),
+     ("Ahead of the summit, whose trip came first?", False)],
+)  # fmt: skip
+def test_questions_about_what_happened(question: str, past: bool) -> None:
+    from qa.timeline import asks_about_past
+
+    assert asks_about_past(question) is past
+
+
+def test_a_plan_from_an_older_article_is_superseded_by_a_later_report() -> None:
+    from qa.timeline import is_prospective, is_superseded
+
+    preview = "Putin is slated to meet next week with North Korean leader Kim Jong Un."
+    report = "The summit meetings lasted for around three hours in total."
+    assert is_prospective(preview) and not is_prospective(report)
+    assert is_superseded(preview, "2019-04-17T11:00:23", "2019-04-25T18:38:40")
+    assert not is_superseded(preview, "2019-04-25", "2019-04-25")  # nothing later at hand
+    assert not is_superseded(report, "2019-04-17", "2019-04-25")
+    assert not is_superseded(preview, "", "2019-04-25")  # an undated article is left alone
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [("Does 'The Verge' say deals are needed, while 'TechCrunch' says they are not?",
+      ["Does 'The Verge' say deals are needed", "'TechCrunch' says they are not"]),
+     ("Between the report from 'Wired' on 2023-11-25 and the report from 'CNET', is there "
+      "consistency in their advice?",
+      ["the report from 'Wired' on 2023-11-25 is there consistency in their advice?",
+       "the report from 'CNET' is there consistency in their advice?"]),
+     ("Who accompanied Kim at the extended talks?",
+      ["Who accompanied Kim at the extended talks?"])],
+)  # fmt: skip
+def test_questions_joining_several_reports_are_split(question: str, parts: list[str]) -> None:
+    from qa.decompose import sub_questions
+
+    assert sub_questions(question) == parts
