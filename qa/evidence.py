@@ -16,9 +16,9 @@ from index.embedding import Embedder
 from index.types import Chunk, Span
 from qa.injection import looks_like_instruction
 from qa.question_kind import asks_for_author
-from qa.timeline import asks_about_past, is_superseded
 from qa.retrieval import Hit
 from qa.text import content_words
+from qa.timeline import asks_about_past, is_superseded
 
 LEXICAL_BONUS = 0.3
 # A "sentence" this short after a full one is usually a bad split ("... disabling its center.
