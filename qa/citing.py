@@ -20,6 +20,7 @@ from qa.markers import marker_numbers, strip_markers
 from qa.prompts import ABSTAIN_MARKERS
 from qa.question_kind import is_yes_no_question, split_polarity
 from qa.support import cosine, lexical_support, support_score, unstated_facts
+from qa.timeline import dated_claims
 from qa.types import Citation
 
 _LOOSE_MARKER = re.compile(r"\(?\b(?:according to )?sources? (\d+)\)?", re.I)
@@ -180,11 +181,14 @@ def supporting_evidence(
 
 
 def cited_text(kept: list[tuple[str, Support]]) -> tuple[str, list[Citation]]:
-    """ "Claim. [1] Next claim. [2]": each evidence sentence numbered once, in first use."""
+    """ "Claim. [1] Next claim. [2]": each evidence sentence numbered once, in first use.
+    Claims from reports of different dates say their dates when one is a plan or forecast
+    (qa/timeline.py)."""
     citations: list[Citation] = []
     numbered: dict[tuple[str, int], int] = {}
     parts = []
-    for claim, sources in kept:
+    claims = dated_claims([(c, s[0][0].text, s[0][0].chunk.published) for c, s in kept])
+    for claim, (_, sources) in zip(claims, kept, strict=True):
         marks = []
         for e, score in sources:
             key = (e.chunk.path, e.span.start)

@@ -11,6 +11,7 @@ keeps them.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 # Sentences that speak of what has not happened yet when they were written.
 _PROSPECTIVE = re.compile(
@@ -44,3 +45,36 @@ def is_superseded(sentence: str, published: str, latest: str) -> bool:
     """A prospective sentence from an article older than the latest one at hand: a report
     after the event may say what happened."""
     return bool(published and latest and published[:10] < latest[:10] and is_prospective(sentence))
+
+
+_PLAIN_OPENERS = frozenset(["the", "a", "an", "it", "they", "he", "she", "this", "these", "there"])
+
+
+def date_label(published: str) -> str:
+    """'2019-04-23T22:13:00+05:30' -> 'April 23, 2019'; '' when there is no date."""
+    try:
+        day = date.fromisoformat(published[:10])
+    except ValueError:
+        return ""
+    return f"{day:%B} {day.day}, {day.year}"
+
+
+def dated_claims(claims: list[tuple[str, str, str]]) -> list[str]:
+    """(claim, its source sentence, the source's published date) -> the claims, dated when
+    the sources were written at different times and one of them still looks ahead: "As of
+    April 23, 2019, ..." for a plan, "The April 25, 2019 report says ..." for the rest."""
+    dates = {published[:10] for _, _, published in claims if published}
+    if len(dates) < 2 or not any(is_prospective(sentence) for _, sentence, _ in claims):
+        return [claim for claim, _, _ in claims]
+    out = []
+    for claim, sentence, published in claims:
+        label = date_label(published)
+        first = claim.split(" ", 1)[0]
+        body = claim[:1].lower() + claim[1:] if first.lower() in _PLAIN_OPENERS else claim
+        if not label:
+            out.append(claim)
+        elif is_prospective(sentence):
+            out.append(f"As of {label}, {body}")
+        else:
+            out.append(f"The {label} report says {body}")
+    return out

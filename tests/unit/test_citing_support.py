@@ -140,9 +140,11 @@ def test_citations_numbered_by_first_appearance_and_only_cited_listed(evidence, 
     result = verify(reply, evidence, embedder, question="Who accompanied Kim?")
     assert not result.abstained
     assert [c.source[:3] for c in result.citations] == ["004", "000"]
+    # [2] is a plan from an older report than [1]: each claim says its date.
     assert result.text == (
-        "Ri Yong-ho accompanied Kim. [1] Biegun meets officials on Wednesday and Thursday. [2] "
-        "Ri Yong-ho was Foreign Minister. [1]"
+        "The April 25, 2019 report says Ri Yong-ho accompanied Kim. [1] As of April 17, 2019, "
+        "Biegun meets officials on Wednesday and Thursday. [2] "
+        "The April 25, 2019 report says Ri Yong-ho was Foreign Minister. [1]"
     )
     assert "Russky" not in " ".join(c.quote for c in result.citations)
     assert_quotes_are_exact(result)

@@ -154,3 +154,21 @@ def test_questions_joining_several_reports_are_split(question: str, parts: list[
     from qa.decompose import sub_questions
 
     assert sub_questions(question) == parts
+
+
+def test_claims_from_reports_of_different_dates_say_their_dates() -> None:
+    from qa.timeline import dated_claims
+
+    plan = (
+        "Kim and Putin will meet on Thursday.",
+        "They will meet on Thursday",
+        "2019-04-23T22:13",
+    )
+    report = ("The meetings lasted three hours.", "lasted for three hours", "2019-04-25T18:38")
+    assert dated_claims([plan, report]) == [
+        "As of April 23, 2019, Kim and Putin will meet on Thursday.",
+        "The April 25, 2019 report says the meetings lasted three hours.",
+    ]
+    # Same day, or no plan among them: nothing to reconcile, nothing added.
+    assert dated_claims([report, (*report[:2], "2019-04-25")]) == [report[0], report[0]]
+    assert dated_claims([plan, (*plan[:2], "2019-04-25")])[0].startswith("As of April 23")
