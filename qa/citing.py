@@ -20,7 +20,7 @@ from qa.markers import marker_numbers, strip_markers
 from qa.prompts import ABSTAIN_MARKERS
 from qa.question_kind import is_yes_no_question, split_polarity
 from qa.support import cosine, lexical_support, support_score, unstated_facts
-from qa.timeline import dated_claims
+from qa.timeline import date_label, dated_claims
 from qa.types import Citation
 
 _LOOSE_MARKER = re.compile(r"\(?\b(?:according to )?sources? (\d+)\)?", re.I)
@@ -150,11 +150,11 @@ def supporting_evidence(
     A sentence that lacks one of the claim's key facts (a number, date or name) supports
     nothing, however many other words it shares."""
     overlap = [
-        support_score(lexical_support(claim, e.text, question), cosine(vector, e.vector))
+        support_score(lexical_support(claim, stated_by(e), question), cosine(vector, e.vector))
         for e in evidence
     ]
     scores = [
-        0.0 if unstated_facts(claim, e.text, question) else score
+        0.0 if unstated_facts(claim, stated_by(e), question) else score
         for e, score in zip(evidence, overlap, strict=True)
     ]
     best = max(range(len(evidence)), key=lambda i: scores[i])
@@ -169,7 +169,7 @@ def supporting_evidence(
     first, second, *_ = sorted(range(len(evidence)), key=lambda i: -overlap[i]) + [None, None]
     if first is None or second is None:
         return []
-    joint_text = evidence[first].text + " " + evidence[second].text
+    joint_text = f"{stated_by(evidence[first])} {stated_by(evidence[second])}"
     joint_lex = lexical_support(claim, joint_text, question)
     if (
         joint_lex >= 0.99
@@ -178,6 +178,14 @@ def supporting_evidence(
     ):
         return [(evidence[first], overlap[first]), (evidence[second], overlap[second])]
     return []
+
+
+def stated_by(e: Evidence) -> str:
+    """What a source states: its sentence, and the date and author the model read in its
+    header, so "they met on Thursday, April 25" can rest on the report's date. (Not the
+    title: its words would lend support to every sentence of the article.)"""
+    c = e.chunk
+    return " ".join(x for x in (e.text, date_label(c.published), c.author) if x)
 
 
 def cited_text(kept: list[tuple[str, Support]]) -> tuple[str, list[Citation]]:

@@ -196,3 +196,17 @@ def test_a_question_about_the_reporter_gets_the_byline_as_evidence(seed_chunks) 
     assert byline and byline[0].span == seed_chunks["000"][0].byline
     plain = select_evidence("Who visited Moscow?", vector, hits, embedder, 3)
     assert all(e.text != byline[0].text for e in plain)
+
+
+def test_a_date_from_the_report_header_supports_a_claim(make_evidence) -> None:
+    from index.embedding import HashEmbedder
+    from qa.citing import verify_reply
+
+    evidence = [make_evidence("004", "began at 2:10 p.m.")]  # published 2019-04-25, a Thursday
+    question = "On what date did Kim and Putin meet?"
+    kept = verify_reply(
+        "They met on Thursday, April 25. [1]", question, evidence, HashEmbedder(), 0.3
+    )
+    assert not kept.abstained and kept.citations[0].published.startswith("2019-04-25")
+    made_up = verify_reply("They met on April 26. [1]", question, evidence, HashEmbedder(), 0.3)
+    assert made_up.abstained
