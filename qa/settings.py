@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are refused with a clear message."
     )
+    check_question_facts: bool = Field(
+        default=True,
+        description="Abstain when a name, number or date of the question is in none of the "
+        "retrieved text (misspellings forgiven): the articles are about something else.",
+    )
     decompose: bool = Field(
         default=True,
         description="Search a question that joins claims from several reports ('Does X say A, "

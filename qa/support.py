@@ -17,6 +17,7 @@ give must all be in the passage: `unstated_facts`.
 from __future__ import annotations
 
 import re
+from difflib import get_close_matches
 
 import numpy as np
 
@@ -69,6 +70,8 @@ def key_facts(claim: str) -> set[str]:
     for i, m in enumerate(_WORD.finditer(claim)):
         word = m.group(0)
         norm = normalise(word)
+        if norm in ("1st", "2nd", "3rd") and word.isalpha():
+            continue  # "first", "second": ordinary prose words, not facts
         if any(c.isdigit() for c in norm) or norm in _MONTHS_AND_DAYS:
             facts.add(norm)
         elif i > 0 and word[:1].isupper():
@@ -82,3 +85,23 @@ def unstated_facts(claim: str, passage: str, question: str) -> set[str]:
     present = content_words(passage) | content_words(question)
     present |= {normalise(w) for w in _WORD.findall(passage + " " + question)}
     return {f for f in key_facts(claim) - present if not _prefix_match(f, present)}
+
+
+def _near(word: str, present: set[str]) -> bool:
+    """`word` or a spelling of it one or two letters off ("Biegan" ~ "Biegun")."""
+    if word in present or _prefix_match(word, present):
+        return True
+    if len(word) < 4 or word.isdigit():
+        return False
+    return bool(get_close_matches(word, present, n=1, cutoff=0.75))
+
+
+def unmentioned_facts(question: str, context: str) -> set[str]:
+    """Names, numbers and dates of the question that the retrieved text never mentions
+    (misspellings forgiven). SQuAD 2.0's unanswerable questions and our near misses often
+    ask about something next to what the articles say: a different year, another person."""
+    present = content_words(context) | {normalise(w) for w in _WORD.findall(context)}
+    # Short name parts ("hee" of "Son-hee") are too weak to tell a misspelling from another
+    # name; numbers are kept whatever their length.
+    facts = {f for f in key_facts(question) if len(f) > 3 or any(c.isdigit() for c in f)}
+    return {f for f in facts if not _near(f, present)}

@@ -210,3 +210,14 @@ def test_a_date_from_the_report_header_supports_a_claim(make_evidence) -> None:
     assert not kept.abstained and kept.citations[0].published.startswith("2019-04-25")
     made_up = verify_reply("They met on April 26. [1]", question, evidence, HashEmbedder(), 0.3)
     assert made_up.abstained
+
+
+def test_a_question_about_something_the_articles_never_mention() -> None:
+    from qa.support import unmentioned_facts
+
+    context = "Biegun will meet Russian officials in Moscow on Wednesday. Choe Son-hui. 2019"
+    assert unmentioned_facts("When will Stephen Biegan meet officials in Moskow?", context) == {
+        "stephen"
+    }  # misspelled names are forgiven, an absent one is not
+    assert unmentioned_facts("What did Choi Son-hee say in 2019?", context) == set()
+    assert unmentioned_facts("What did Biegun say in 2018?", context) == {"2018"}
