@@ -150,11 +150,13 @@ def supporting_evidence(
     A sentence that lacks one of the claim's key facts (a number, date or name) supports
     nothing, however many other words it shares."""
     overlap = [
-        support_score(lexical_support(claim, stated_by(e), question), cosine(vector, e.vector))
+        support_score(
+            lexical_support(claim, stated_by(e, claim), question), cosine(vector, e.vector)
+        )
         for e in evidence
     ]
     scores = [
-        0.0 if unstated_facts(claim, stated_by(e), question) else score
+        0.0 if unstated_facts(claim, stated_by(e, claim), question) else score
         for e, score in zip(evidence, overlap, strict=True)
     ]
     best = max(range(len(evidence)), key=lambda i: scores[i])
@@ -169,7 +171,7 @@ def supporting_evidence(
     first, second, *_ = sorted(range(len(evidence)), key=lambda i: -overlap[i]) + [None, None]
     if first is None or second is None:
         return []
-    joint_text = f"{stated_by(evidence[first])} {stated_by(evidence[second])}"
+    joint_text = f"{stated_by(evidence[first], claim)} {stated_by(evidence[second], claim)}"
     joint_lex = lexical_support(claim, joint_text, question)
     if (
         joint_lex >= 0.99
@@ -180,12 +182,16 @@ def supporting_evidence(
     return []
 
 
-def stated_by(e: Evidence) -> str:
-    """What a source states: its sentence, and the date and author the model read in its
-    header, so "they met on Thursday, April 25" can rest on the report's date. (Not the
-    title: its words would lend support to every sentence of the article.)"""
+def stated_by(e: Evidence, claim: str) -> str:
+    """What a source states for `claim`: its sentence, its author, and the report's date
+    when the claim gives that date with its day ("they met on Thursday, April 25" rests on
+    a report dated April 25; "in April" does not: a month alone is not what the report
+    dates). Not the title: its words would lend support to every sentence of the article."""
     c = e.chunk
-    return " ".join(x for x in (e.text, date_label(c.published), c.author) if x)
+    dated = date_label(c.published)
+    day = dated.split(",")[0]  # "April 25"
+    shown = dated if day and re.search(rf"\b{re.escape(day)}\b", claim) else ""
+    return " ".join(x for x in (e.text, shown, c.author) if x)
 
 
 def cited_text(kept: list[tuple[str, Support]]) -> tuple[str, list[Citation]]:

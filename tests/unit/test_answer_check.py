@@ -221,3 +221,13 @@ def test_a_question_about_something_the_articles_never_mention() -> None:
     }  # misspelled names are forgiven, an absent one is not
     assert unmentioned_facts("What did Choi Son-hee say in 2019?", context) == set()
     assert unmentioned_facts("What did Biegun say in 2018?", context) == {"2018"}
+
+
+def test_a_month_alone_does_not_rest_on_the_report_date(make_evidence) -> None:
+    from index.embedding import HashEmbedder
+    from qa.citing import verify_reply
+
+    evidence = [make_evidence("004", "began at 2:10 p.m.")]  # published April 25, 2019
+    question = "In which month did Kim and Putin meet at the university?"
+    month = verify_reply("They met in April. [1]", question, evidence, HashEmbedder(), 0.3)
+    assert month.abstained
