@@ -42,9 +42,10 @@ def asks_about_past(question: str) -> bool:
 
 
 def is_superseded(sentence: str, published: str, latest: str) -> bool:
-    """A prospective sentence from an article older than the latest one at hand: a report
-    after the event may say what happened."""
-    return bool(published and latest and published[:10] < latest[:10] and is_prospective(sentence))
+    """A prospective sentence from an article older than the latest one at hand, or from an
+    undated one when a dated report is at hand: a report after the event may say what
+    happened, and a plan never says it."""
+    return bool(latest and published[:10] < latest[:10] and is_prospective(sentence))
 
 
 _PLAIN_OPENERS = frozenset(["the", "a", "an", "it", "they", "he", "she", "this", "these", "there"])

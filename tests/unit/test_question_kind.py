@@ -136,7 +136,8 @@ def test_a_plan_from_an_older_article_is_superseded_by_a_later_report() -> None:
     assert is_superseded(preview, "2019-04-17T11:00:23", "2019-04-25T18:38:40")
     assert not is_superseded(preview, "2019-04-25", "2019-04-25")  # nothing later at hand
     assert not is_superseded(report, "2019-04-17", "2019-04-25")
-    assert not is_superseded(preview, "", "2019-04-25")  # an undated article is left alone
+    assert is_superseded(preview, "", "2019-04-25")  # undated, while a dated report is at hand
+    assert not is_superseded(preview, "", "")  # nothing dated at all: nothing to prefer
 
 
 @pytest.mark.parametrize(
