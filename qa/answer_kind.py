@@ -16,7 +16,7 @@ import re
 from enum import Enum
 
 from qa.question_kind import is_yes_no_question, split_polarity
-from qa.text import NUMBER_WORDS, content_words
+from qa.text import MONTH_NAMES, NUMBER_WORDS, WEEKDAY_NAMES, content_words
 
 
 def _words(text: str) -> frozenset[str]:
@@ -34,11 +34,8 @@ class AnswerKind(Enum):
     OTHER = "an answer"
 
 
-_MONTHS = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-)
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_MONTHS = "|".join(MONTH_NAMES) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_WEEKDAYS = "|".join(WEEKDAY_NAMES)
 _TIME_EXPRESSION = re.compile(
     rf"\b(?:{_MONTHS}|{_WEEKDAYS}|today|yesterday|tomorrow|tonight|morning|afternoon|evening|"
     r"noon|midnight|week|weeks|month|months|year|years|day|days|hour|hours|minutes|decade|"

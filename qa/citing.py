@@ -149,15 +149,14 @@ def supporting_evidence(
     supports nearly as well), else two sentences that together hold all its words; else [].
     A sentence that lacks one of the claim's key facts (a number, date or name) supports
     nothing, however many other words it shares."""
+    stated = [stated_by(e, claim) for e in evidence]
     overlap = [
-        support_score(
-            lexical_support(claim, stated_by(e, claim), question), cosine(vector, e.vector)
-        )
-        for e in evidence
+        support_score(lexical_support(claim, text, question), cosine(vector, e.vector))
+        for e, text in zip(evidence, stated, strict=True)
     ]
     scores = [
-        0.0 if unstated_facts(claim, stated_by(e, claim), question) else score
-        for e, score in zip(evidence, overlap, strict=True)
+        0.0 if unstated_facts(claim, text, question) else score
+        for text, score in zip(stated, overlap, strict=True)
     ]
     best = max(range(len(evidence)), key=lambda i: scores[i])
     chosen = best
@@ -171,7 +170,7 @@ def supporting_evidence(
     first, second, *_ = sorted(range(len(evidence)), key=lambda i: -overlap[i]) + [None, None]
     if first is None or second is None:
         return []
-    joint_text = f"{stated_by(evidence[first], claim)} {stated_by(evidence[second], claim)}"
+    joint_text = f"{stated[first]} {stated[second]}"
     joint_lex = lexical_support(claim, joint_text, question)
     if (
         joint_lex >= 0.99

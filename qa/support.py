@@ -21,7 +21,7 @@ from difflib import get_close_matches
 
 import numpy as np
 
-from qa.text import content_words, normalise
+from qa.text import MONTH_NAMES, WEEKDAY_NAMES, content_words, normalise
 
 LEXICAL_WEIGHT = 0.7
 
@@ -53,13 +53,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b))  # embedders return unit vectors
 
 
-_MONTHS_AND_DAYS = frozenset(
-    re.findall(
-        r"\w+",
-        "january february march april may june july august september october november "
-        "december monday tuesday wednesday thursday friday saturday sunday",
-    )
-)
+_MONTHS_AND_DAYS = frozenset(MONTH_NAMES + WEEKDAY_NAMES)
 _WORD = re.compile(r"[\w’'.:-]*\w")
 
 

@@ -17,6 +17,14 @@ NUMBER_WORDS = {
 }  # fmt: skip
 
 
+# Month and weekday names, read as dates by the answer check and the key-fact rule.
+MONTH_NAMES = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def normalise(word: str) -> str:
     w = word.lower().replace("’", "'").removesuffix("'s")
     w = NUMBER_WORDS.get(w, w)
