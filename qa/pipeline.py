@@ -4,7 +4,8 @@
              -> retriever (any llama-index retriever; ours is hybrid BM25 + dense)
              -> node postprocessors (e.g. a reranker)
              -> sentence evidence (empty: abstain without calling the model)
-             -> LLM reply, streamed
+             -> LLM reply, streamed (a yes/no question joining claims: each claim
+                answered from its own evidence, then combined, qa/claims.py)
              -> verified answer: each sentence checked against the evidence and cited
              -> answer check: it gives what the question asks for (else the exact words of
                 a source that do, else "the articles mention X but don't say")
@@ -28,8 +29,10 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from index.embedding import Embedder
 from index.sentences import split_sentences
 from qa.answer_check import AnswerChecker
+from qa.answer_judge import answer_yes_or_no
 from qa.answer_stream import AnswerStream
 from qa.citing import verify_reply
+from qa.claims import ClaimAnswer, claim_questions, combined_reply
 from qa.decompose import sub_questions
 from qa.evidence import Evidence, grouped_by_article
 from qa.evidence_postprocessor import SentenceEvidencePostprocessor, node_to_evidence
@@ -37,6 +40,7 @@ from qa.injection import looks_like_instruction
 from qa.llm import LLM
 from qa.prompts import answer_messages
 from qa.question import clean_question
+from qa.question_kind import split_polarity
 from qa.rewrite import standalone_question
 from qa.settings import Settings
 from qa.support import unmentioned_facts
@@ -60,6 +64,7 @@ class _Turn:
     retrieved: list[RetrievedSource] = field(default_factory=list)
     raw: str = ""
     context: list[str] = field(default_factory=list)  # retrieved text and headers
+    parts: list[list[Evidence]] = field(default_factory=list)  # each searched part's evidence
     missing: list[str] = field(default_factory=list)  # question facts no retrieved text has
 
     def lap(self, name: str, since: float) -> None:
@@ -107,7 +112,13 @@ class AnswerPipeline:
                 text = f"The indexed articles never mention {named}, so they don't answer this."
             yield text
             return self._finish(turn, text, [], abstained=True)
-        turn.raw = yield from self._generate(turn, evidence)
+        combined = self._answer_claims(turn, evidence) if self.settings.answer_claims else None
+        if combined:
+            turn.lap("ttft", turn.started)
+            turn.raw = combined
+            yield combined
+        else:
+            turn.raw = yield from self._generate(turn, evidence)
         return self._verify(turn, evidence)
 
     # --- steps -------------------------------------------------------------------------------
@@ -140,7 +151,8 @@ class AnswerPipeline:
             )
             found: dict[tuple[str, int], Evidence] = {}
             for part in parts:
-                for e in self._evidence_for(turn, part, part, per_part):
+                turn.parts.append(self._evidence_for(turn, part, part, per_part))
+                for e in turn.parts[-1]:
                     found.setdefault((e.chunk.path, e.span.start), e)
             evidence = grouped_by_article(sorted(found.values(), key=lambda e: -e.score))
         turn.lap("retrieve", started)
@@ -187,6 +199,39 @@ class AnswerPipeline:
             yield piece
         turn.lap("generate", started)
         return "".join(pieces)
+
+    def _answer_claims(self, turn: _Turn, evidence: list[Evidence]) -> str | None:
+        """A yes/no question joining claims, answered claim by claim from each part's
+        evidence and combined (qa/claims.py); None when it is not one or a claim is left
+        unanswered."""
+        questions = claim_questions(turn.query)
+        if not questions or len(questions) != len(turn.parts):
+            return None
+        started = time.perf_counter()
+        answers = []
+        for question, part in zip(questions, turn.parts, strict=True):
+            answers.append(self._answer_claim(question, part))
+            if answers[-1].verified.abstained:
+                break
+        combined = combined_reply(answers, evidence)
+        turn.lap("claims", started)
+        log.info("claims %s -> %r", [(a.question, a.polarity) for a in answers], combined)
+        return combined
+
+    def _answer_claim(self, question: str, evidence: list[Evidence]) -> ClaimAnswer:
+        s = self.settings
+        reply = "".join(
+            self.llm.stream_chat(
+                answer_messages(question, evidence, s.abstain_instruction),
+                max_tokens=s.max_answer_tokens,
+                stop=["\n\n", "Question:"],
+            )
+        )
+        verified = verify_reply(reply, question, evidence, self.embedder, s.min_support)
+        polarity, _ = split_polarity(verified.text)
+        if not polarity and not verified.abstained:
+            polarity = answer_yes_or_no(self.llm, question, evidence)
+        return ClaimAnswer(question, polarity, verified)
 
     def _verify(self, turn: _Turn, evidence: list[Evidence]) -> Answer:
         verified = verify_reply(

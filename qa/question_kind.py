@@ -67,9 +67,19 @@ def _first_words(question: str) -> list[str]:
     return firsts
 
 
+# "In which game ... can you ...?" asks for a name although a later clause opens with "can".
+_PREPOSED_QUESTION_WORD = re.compile(
+    r"(?:^|[,;:])\s*(?:in|on|at|for|from|by|with|to|of|during|after|before|under|since|about)"
+    r"\s+(?:which|what|whom|whose|how)\b",
+    re.I,
+)
+
+
 def is_yes_no_question(question: str) -> bool:
     firsts = _first_words(question)
     if not firsts or any(w in QUESTION_WORDS for w in firsts):
+        return False
+    if _PREPOSED_QUESTION_WORD.search(question):
         return False
     if re.search(r"\bor\b(?!\s+not\b)", question, re.I):
         return False

@@ -173,6 +173,12 @@ class Settings(BaseSettings):
         description="Search a question that joins claims from several reports ('Does X say A, "
         "while Y says B?') part by part, each part with its own evidence (qa/decompose.py).",
     )
+    answer_claims: bool = Field(
+        default=True,
+        description="Answer a yes/no question that joins claims ('Does X say A, while Y says "
+        "B?') claim by claim, each from its own evidence with a citation, then combine: Yes "
+        "when every claim holds, else No with the failing claim's reason (qa/claims.py).",
+    )
     answer_check: Literal["off", "rules", "judge"] = Field(
         default="judge",
         description="Check that a reply gives what the question asks for (a person for who, a "

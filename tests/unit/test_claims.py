@@ -1,0 +1,103 @@
+"""Yes/no questions that join claims: split into claim questions, answered one by one from
+each claim's own evidence, combined into Yes (every claim holds) or No (with the reason)."""
+
+from __future__ import annotations
+
+import pytest
+from test_assistant import sibling
+
+from qa.citing import VerifiedAnswer, citation_for
+from qa.claims import ClaimAnswer, as_yes_no_question, claim_questions, combined_reply
+from qa.llm import FakeLLM
+
+JOINED = (
+    "Did Foreign Minister Ri Yong-ho accompany Kim during the extended summit, "
+    "while Putin was joined by Russian Foreign Minister Sergei Lavrov?"
+)
+
+
+def test_a_yes_no_question_joining_claims_becomes_one_question_per_claim() -> None:
+    assert claim_questions(JOINED) == [
+        "Did Foreign Minister Ri Yong-ho accompany Kim during the extended summit?",
+        "Is it true that Putin was joined by Russian Foreign Minister Sergei Lavrov?",
+    ]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Did Kim meet Putin in Vladivostok?",  # one claim
+        "Who accompanied Kim, while Putin was joined by Lavrov?",  # not yes/no
+        # a relation between the parts, not each part's truth
+        "Between the report on April 23 and the report on April 25, is there consistency "
+        "in how the summit is described?",
+        "Does the first report describe the talks as friendly, while the second report "
+        "describes them in a similar way?",
+        "In which city, covered by both reports, can you see the summit venue, while the "
+        "banquet was held nearby?",
+    ],
+)
+def test_other_questions_are_not_split_into_claims(question: str) -> None:
+    assert claim_questions(question) == []
+
+
+def test_claims_without_an_auxiliary_are_asked_whether_they_are_true() -> None:
+    assert as_yes_no_question("Does X say A") == "Does X say A?"
+    assert as_yes_no_question("the Age implies B, ") == "Is it true that the Age implies B?"
+
+
+def _answer(question: str, polarity: str, reason: str, evidence) -> ClaimAnswer:
+    text = f"{polarity}. {reason} [1]" if polarity else f"{reason} [1]"
+    verified = VerifiedAnswer(text, [citation_for(evidence, 0.9)], False)
+    return ClaimAnswer(question, polarity, verified)
+
+
+def test_every_claim_holding_gives_yes_with_each_reason_cited(make_evidence) -> None:
+    ri = make_evidence("004", "Ri Yong-ho")
+    lavrov = make_evidence("004", "Lavrov")
+    other = make_evidence("000", "Vladivostok")
+    answers = [_answer("a?", "Yes", "Ri went.", ri), _answer("b?", "Yes", "Lavrov went.", lavrov)]
+    # each reason's own [1] becomes its sentence's number in the whole question's evidence
+    assert combined_reply(answers, [other, lavrov, ri]) == "Yes. Ri went. [3] Lavrov went. [2]"
+
+
+def test_one_claim_failing_gives_no_with_that_claims_reason(make_evidence) -> None:
+    ri = make_evidence("004", "Ri Yong-ho")
+    lavrov = make_evidence("004", "Lavrov")
+    answers = [_answer("a?", "Yes", "Ri went.", ri), _answer("b?", "No", "Trutnev went.", lavrov)]
+    assert combined_reply(answers, [ri, lavrov]) == "No. Trutnev went. [2]"
+
+
+def test_an_unanswered_claim_leaves_the_question_to_a_single_reply(make_evidence) -> None:
+    ri = make_evidence("004", "Ri Yong-ho")
+    unanswered = ClaimAnswer("b?", "", VerifiedAnswer("", [], True))
+    assert combined_reply([_answer("a?", "Yes", "Ri went.", ri), unanswered], [ri]) is None
+    assert combined_reply([_answer("a?", "Yes", "Ri went.", ri)], []) is None  # not in evidence
+
+
+class SaysNoAboutLavrov(FakeLLM):
+    """The fake LLM's cited copy of the best source, opened with No when the question asks
+    about Lavrov and Yes otherwise."""
+
+    def stream_chat(self, messages, max_tokens, stop):
+        reply = "".join(super().stream_chat(messages, max_tokens, stop))
+        question = messages[-1]["content"].rpartition("Question:")[2]
+        yield ("No. " if "Lavrov" in question else "Yes. ") + reply
+
+
+def test_the_pipeline_answers_each_claim_from_its_evidence_and_combines(
+    indexed_assistant,
+) -> None:
+    llm = SaysNoAboutLavrov()
+    answer = sibling(indexed_assistant, llm=llm).ask(JOINED)
+    asked = [m[-1]["content"].rpartition("Question:")[2].strip() for m in llm.calls]
+    assert [q.split("\n")[0] for q in asked[:2]] == claim_questions(JOINED)
+    assert answer.text.startswith("No. ") and not answer.abstained
+    assert any("Lavrov" in c.quote for c in answer.citations)
+    assert "claims" in answer.timings
+
+
+def test_claim_answering_can_be_switched_off(indexed_assistant) -> None:
+    llm = SaysNoAboutLavrov()
+    sibling(indexed_assistant, llm=llm, answer_claims=False).ask(JOINED)
+    assert JOINED in llm.calls[0][-1]["content"]
