@@ -1,7 +1,8 @@
 """The last step of an answer: does the verified reply give what the question asks for?
 
 A cited sentence can be true and still not answer (qa/answer_kind.py). The check runs the
-cheap rules first and asks the LLM judge only when they cannot tell. A reply that fails is
+cheap rules first and asks the LLM judge only when they cannot tell; a question about what
+is *not* so needs a cited sentence that negates (qa/negation.py). A reply that fails is
 replaced by the exact words of a source that answer, when the model can point at some and
 they are of the asked kind; otherwise the assistant abstains and says what the articles do
 mention, so a near miss reads as "they don't say", not as an answer.
@@ -19,6 +20,7 @@ from qa.citing import VerifiedAnswer, citation_for
 from qa.evidence import Evidence
 from qa.llm import LLM
 from qa.markers import strip_markers
+from qa.negation import asks_negation, states_negation
 
 CheckMode = Literal["off", "rules", "judge"]
 log = logging.getLogger(__name__)
@@ -38,11 +40,16 @@ class AnswerChecker:
         kind = expected_kind(question)
         if kind is AnswerKind.YES_NO:
             return self._with_polarity(question, evidence, verified)
-        if self._gives_answer(question, verified.text, kind):
+        negated = asks_negation(question)
+        if negated and not any(states_negation(c.quote, question) for c in verified.citations):
+            log.info("the question asks what is not so; no cited sentence says so: %r",
+                     verified.text)  # fmt: skip
+        elif self._gives_answer(question, verified.text, kind):
             return verified
-        log.info("the reply does not give %s: %r", kind.value, verified.text)
+        else:
+            log.info("the reply does not give %s: %r", kind.value, verified.text)
         if self.extract:
-            extracted = self._extracted(question, evidence, kind)
+            extracted = self._extracted(question, evidence, kind, negated)
             if extracted is not None:
                 return extracted
         return VerifiedAnswer(
@@ -58,12 +65,14 @@ class AnswerChecker:
         return verdict is not False  # the benefit of the doubt when nothing can tell
 
     def _extracted(
-        self, question: str, evidence: list[Evidence], kind: AnswerKind
+        self, question: str, evidence: list[Evidence], kind: AnswerKind, negated: bool
     ) -> VerifiedAnswer | None:
         found = extract_span(self.llm, question, evidence)
         if found is None or not new_words(found.span, question):
             return None
         if gives_kind(found.span, question, kind) is False:
+            return None
+        if negated and not states_negation(evidence[found.source - 1].text, question):
             return None
         log.info("answered with the words of source %d: %r", found.source, found.span)
         text = found.span[:1].upper() + found.span[1:]
