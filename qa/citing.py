@@ -150,8 +150,11 @@ def supporting_evidence(
     A sentence that lacks one of the claim's key facts (a number, date or name) supports
     nothing, however many other words it shares."""
     stated = [stated_by(e, claim) for e in evidence]
+    # Words the claim shares with the question prove nothing, unless the question is a yes/no
+    # one: its reason restates the question's claim, and those words are what must be stated.
+    asked = "" if is_yes_no_question(question) else question
     overlap = [
-        support_score(lexical_support(claim, text, question), cosine(vector, e.vector))
+        support_score(lexical_support(claim, text, asked), cosine(vector, e.vector))
         for e, text in zip(evidence, stated, strict=True)
     ]
     scores = [
@@ -171,7 +174,7 @@ def supporting_evidence(
     if first is None or second is None:
         return []
     joint_text = f"{stated[first]} {stated[second]}"
-    joint_lex = lexical_support(claim, joint_text, question)
+    joint_lex = lexical_support(claim, joint_text, asked)
     if (
         joint_lex >= 0.99
         and not unstated_facts(claim, joint_text, question)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from index.embedding import HashEmbedder
@@ -104,6 +105,23 @@ def test_yes_with_an_unsupported_reason_abstains(make_evidence) -> None:
         0.45,
     )
     assert result.abstained
+
+
+def test_a_reason_restating_the_yes_no_question_is_checked_word_for_word(make_evidence) -> None:
+    """The reason of a yes/no answer restates the question's claim, so the question's words
+    are what the source must state (elsewhere they prove nothing)."""
+
+    class WordsOnly:  # no semantic similarity: the words alone must carry the support
+        def embed(self, texts: list[str]) -> np.ndarray:
+            return np.zeros((len(texts), 256), dtype=np.float32)
+
+    evidence = [make_evidence("004", "Ri Yong-ho")]
+    question = "Does the report indicate that Ri Yong-ho accompanied Kim during the summit?"
+    stated = "Yes, the report shows that Ri Yong-ho accompanied Kim during the summit [1]."
+    assert not verify_reply(stated, question, evidence, WordsOnly(), 0.45).abstained
+    question = "Does the report indicate that Kim toured a submarine base during the summit?"
+    unstated = "Yes, the report shows that Kim toured a submarine base during the summit [1]."
+    assert verify_reply(unstated, question, evidence, WordsOnly(), 0.45).abstained
 
 
 def test_no_one_is_not_a_polarity_answer(make_evidence) -> None:
