@@ -8,7 +8,10 @@ claim is, and No, with the failing claim's cited reason, when one is not.
 
 Questions that relate their parts ("is there consistency between A and B", "a different
 stance compared to B") are not conjunctions: their answer is not the AND of the parts, so
-they keep the single reply over all the parts' evidence.
+they keep the single reply over all the parts' evidence. Its reason restates the judgement
+("there is no consistency in the focus on ...") and no sentence of any source states it, so
+verification removes it; the answer is then the model's Yes or No with the passages it
+judged from, quoted and cited, rather than an abstention.
 """
 
 from __future__ import annotations
@@ -16,17 +19,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.citing import VerifiedAnswer
+from qa.citing import VerifiedAnswer, citation_for, said_not_in_articles
 from qa.decompose import sub_questions
 from qa.evidence import Evidence
+from qa.markers import marker_numbers
 from qa.question_kind import AUXILIARIES, is_yes_no_question, split_polarity
 
-# Words that make the answer a relation between the parts rather than each part's truth.
-_RELATIONAL = re.compile(
-    r"\b(?:consisten\w*|inconsisten\w*|chang(?:e|ed|es) in|between|compar\w*|similar\w*"
-    r"|the same as|in line with|align\w*)\b",
+# Words of a question that asks for a judgement over reports rather than a fact in one.
+_JUDGES_REPORTS = re.compile(
+    r"\b(?:consisten\w*|inconsisten\w*|chang(?:e|ed|es) in|similar\w*|differ\w*|the same as"
+    r"|compar\w*|in line with|align\w*|agree\w*|disagree\w*|contradict\w*)\b",
     re.I,
 )
+# ... and words that make the answer a relation between the parts, not each part's truth.
+_RELATIONAL = re.compile(_JUDGES_REPORTS.pattern + r"|\bbetween\b", re.I)
+MAX_QUOTED = 3
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -98,3 +105,35 @@ def _renumbered(text: str, verified: VerifiedAnswer, evidence: list[Evidence]) -
 
     renumbered = _MARKER.sub(swap, text)
     return None if missing else renumbered
+
+
+def judges_reports(question: str) -> bool:
+    """ "Is there consistency between ...?", "Did the reviews agree ...?" """
+    return is_yes_no_question(question) and bool(_JUDGES_REPORTS.search(question))
+
+
+def judgement_with_quotes(
+    reply: str, question: str, evidence: list[Evidence]
+) -> VerifiedAnswer | None:
+    """'No. Going by these passages: "..." [1] "..." [2]' for a question that asks for a
+    judgement over reports, when the reply opens with Yes or No; None otherwise. The
+    passages are those the reply cites, else the best sentence of each article."""
+    polarity, _ = split_polarity(reply)
+    if not (polarity and evidence and judges_reports(question)) or said_not_in_articles(reply):
+        return None
+    cited = [evidence[n - 1] for n in marker_numbers(reply) if 1 <= n <= len(evidence)]
+    if not cited:
+        best_of_article: dict[str, Evidence] = {}
+        for e in evidence:
+            best_of_article.setdefault(e.chunk.path, e)
+        cited = list(best_of_article.values())
+    seen: set[tuple[str, int]] = set()
+    quoted = []
+    for e in cited:
+        if (e.chunk.path, e.span.start) not in seen:
+            seen.add((e.chunk.path, e.span.start))
+            quoted.append(e)
+    quoted = quoted[:MAX_QUOTED]
+    passages = " ".join(f"\u201c{e.text}\u201d [{i}]" for i, e in enumerate(quoted, 1))
+    citations = [citation_for(e, 1.0) for e in quoted]  # a quote states itself
+    return VerifiedAnswer(f"{polarity}. Going by these passages: {passages}", citations, False)

@@ -32,7 +32,7 @@ from qa.answer_check import AnswerChecker
 from qa.answer_judge import answer_yes_or_no
 from qa.answer_stream import AnswerStream
 from qa.citing import verify_reply
-from qa.claims import ClaimAnswer, claim_questions, combined_reply
+from qa.claims import ClaimAnswer, claim_questions, combined_reply, judgement_with_quotes
 from qa.decompose import sub_questions
 from qa.evidence import Evidence, grouped_by_article
 from qa.evidence_postprocessor import SentenceEvidencePostprocessor, node_to_evidence
@@ -237,6 +237,10 @@ class AnswerPipeline:
         verified = verify_reply(
             turn.raw, turn.query, evidence, self.embedder, self.settings.min_support
         )
+        if verified.abstained:
+            # A judgement over reports ("is there consistency ...?") has no sentence that
+            # states it: its Yes/No stands with the passages it was judged from.
+            verified = judgement_with_quotes(turn.raw, turn.query, evidence) or verified
         started = time.perf_counter()
         verified = self.checker.check(turn.query, evidence, verified)
         turn.lap("check", started)

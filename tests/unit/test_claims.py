@@ -7,7 +7,13 @@ import pytest
 from test_assistant import sibling
 
 from qa.citing import VerifiedAnswer, citation_for
-from qa.claims import ClaimAnswer, as_yes_no_question, claim_questions, combined_reply
+from qa.claims import (
+    ClaimAnswer,
+    as_yes_no_question,
+    claim_questions,
+    combined_reply,
+    judgement_with_quotes,
+)
 from qa.llm import FakeLLM
 
 JOINED = (
@@ -101,3 +107,43 @@ def test_claim_answering_can_be_switched_off(indexed_assistant) -> None:
     llm = SaysNoAboutLavrov()
     sibling(indexed_assistant, llm=llm, answer_claims=False).ask(JOINED)
     assert JOINED in llm.calls[0][-1]["content"]
+
+
+JUDGEMENT = "Between the report of April 23 and the report of April 25, is there consistency in how the talks are described?"  # noqa: E501
+
+
+def test_a_judgement_over_reports_keeps_its_yes_or_no_with_the_passages_quoted(
+    make_evidence,
+) -> None:
+    ri = make_evidence("004", "Ri Yong-ho")
+    kcna = make_evidence("002", "did not elaborate")
+    reply = "No, there is no consistency in how the talks are described [2]."
+    judged = judgement_with_quotes(reply, JUDGEMENT, [ri, kcna])
+    assert judged is not None and not judged.abstained
+    assert judged.text == f"No. Going by these passages: \u201c{kcna.text}\u201d [1]"
+    assert [c.quote for c in judged.citations] == [kcna.text]
+    # without markers: the best sentence of each article
+    unmarked = judgement_with_quotes("Yes, they agree.", JUDGEMENT, [ri, kcna])
+    assert unmarked is not None and [c.quote for c in unmarked.citations] == [ri.text, kcna.text]
+
+
+@pytest.mark.parametrize(
+    ("reply", "question"),
+    [
+        ("There is no consistency [1].", JUDGEMENT),  # no Yes or No: nothing to keep
+        ("NOT IN ARTICLES", JUDGEMENT),
+        ("Yes, Ri went [1].", "Did Ri Yong-ho accompany Kim?"),  # a fact: its reason must hold
+    ],
+)
+def test_other_replies_are_not_kept_as_judgements(reply: str, question: str, make_evidence) -> None:
+    assert judgement_with_quotes(reply, question, [make_evidence("004", "Ri Yong-ho")]) is None
+
+
+def test_the_pipeline_keeps_a_judgement_whose_reason_no_source_states(indexed_assistant) -> None:
+    class Judges(FakeLLM):
+        def stream_chat(self, messages, max_tokens, stop):
+            yield "Yes, the descriptions are consistent across the reports [1]."
+
+    answer = sibling(indexed_assistant, llm=Judges()).ask(JUDGEMENT)
+    assert answer.text.startswith("Yes. Going by these passages: \u201c")
+    assert not answer.abstained and len(answer.citations) == 1
