@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from qa.citing import VerifiedAnswer, citation_for, said_not_in_articles
 from qa.decompose import sub_questions
 from qa.evidence import Evidence
-from qa.markers import marker_numbers
+from qa.markers import marker_numbers, replace_markers
 from qa.question_kind import AUXILIARIES, is_yes_no_question, split_polarity
 
 # Words of a question that asks for a judgement over reports rather than a fact in one.
@@ -34,7 +34,6 @@ _JUDGES_REPORTS = re.compile(
 # ... and words that make the answer a relation between the parts, not each part's truth.
 _RELATIONAL = re.compile(_JUDGES_REPORTS.pattern + r"|\bbetween\b", re.I)
 MAX_QUOTED = 3
-_MARKER = re.compile(r"\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -90,20 +89,14 @@ def _renumbered(text: str, verified: VerifiedAnswer, evidence: list[Evidence]) -
     number = {(e.chunk.path, e.span.start): i for i, e in enumerate(evidence, 1)}
     missing = False
 
-    def swap(m: re.Match[str]) -> str:
+    def swap(k: int) -> str:
         nonlocal missing
-        k = int(m.group(1))
-        if not 1 <= k <= len(verified.citations):
-            missing = True
-            return m.group(0)
-        c = verified.citations[k - 1]
-        n = number.get((c.path, c.start))
-        if n is None:
-            missing = True
-            return m.group(0)
-        return f"[{n}]"
+        c = verified.citations[k - 1] if 1 <= k <= len(verified.citations) else None
+        n = number.get((c.path, c.start)) if c else None
+        missing = missing or n is None
+        return f"[{n or k}]"
 
-    renumbered = _MARKER.sub(swap, text)
+    renumbered = replace_markers(text, swap)
     return None if missing else renumbered
 
 

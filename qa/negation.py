@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from index.sentences import split_sentences
+
 _ASKED = re.compile(
     r"\b(?:not|never|no|nor|neither|none|nothing|nobody|without|cannot)\b|n['’]t\b|\bnon-\w",
     re.I,
@@ -23,13 +25,12 @@ _IMPLIED = re.compile(
     r"|prevent\w*)\b",
     re.I,
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def asked_clause(question: str) -> str:
     """The sentence of `question` that asks (its last one with a '?', else all of it):
     'Where did they meet? Then say nothing else.' asks about the meeting."""
-    sentences = [s for s in _SENTENCE_END.split(question.strip()) if s]
+    sentences = [question[s.start : s.end] for s in split_sentences(question)]
     asking = [s for s in sentences if "?" in s]
     return asking[-1] if asking else question
 
