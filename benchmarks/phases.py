@@ -79,21 +79,23 @@ def answer_reference(home: str, limit: int | None, workdir: str, **_: Any) -> di
 def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any]:
     """Our indexer against the raw embedder on the same texts; then an unchanged re-index."""
     from index.chunking import chunk_article
-    from index.embedding import make_embedder
+    from index.embedding import embedder_from_settings
     from index.indexer import embedding_text, index_paths
+    from index.lexical_writer import LexicalWriter
     from index.loaders import load_article
     from index.store import ChunkStore, open_client
 
     settings = Settings(home=Path(home))
     corpus = workloads.build_corpus(Path(workdir) / f"corpus{documents}", documents)
-    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = embedder_from_settings(settings)
     embedder.embed(["warm up"])
     client = open_client(settings.home, None)
     name = f"bench-index-{documents}-{time.time_ns()}"
     store = ChunkStore(client, name, embedder.name, embedder.dimension)
 
+    lexical = Settings(home=Path(home), collection=name).lexical_folder()
     started = time.perf_counter()
-    report = index_paths([corpus], store, embedder, progress=False)
+    report = index_paths([corpus], store, embedder, progress=False, lexical=LexicalWriter(lexical))
     ours_s = time.perf_counter() - started
     chunks = report.chunks_embedded
 
@@ -107,7 +109,7 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
     raw_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    again = index_paths([corpus], store, embedder, progress=False)
+    again = index_paths([corpus], store, embedder, progress=False, lexical=LexicalWriter(lexical))
     reindex_s = time.perf_counter() - started
     client.delete_collection(name)
     client.delete_collection(f"{name}__files")
@@ -128,27 +130,35 @@ def retrieval_scale(
 ) -> dict[str, Any]:
     """Hybrid retrieval latency as the collection grows (deterministic synthetic corpora)."""
     from index.embedding import make_embedder
+    from index.lexical import LexicalIndex
     from index.store import ChunkStore, open_client
     from qa.retrieval import HybridRetriever
 
-    settings = Settings(home=Path(home), chroma_url=chroma_url)
-    embedder = make_embedder(settings.embedder, settings.embed_batch_size)
+    embedder = make_embedder("minilm", 32)
     base_chunks, base_vectors = workloads.base_chunks(embedder)
     questions = workloads.pack_questions(queries)
     qvecs = embedder.embed(questions)
-    client = open_client(settings.home, chroma_url)
+    client = open_client(Path(home), chroma_url)
     out: dict[str, Any] = {}
     for size in sizes:
-        name = f"bench-scale-{size}"
-        store = ChunkStore(client, name, embedder.name, embedder.dimension)
+        settings = Settings(home=Path(home), chroma_url=chroma_url,
+                            collection=f"bench-scale-{size}")  # fmt: skip
+        # A server started on this home's store serves the very collections the embedded run
+        # filled, so both use the one BM25 index (a deployment shares it the same way).
+        folder = Settings(home=Path(home), collection=settings.collection).lexical_folder()
+        store = ChunkStore(client, settings.collection, embedder.name, embedder.dimension)
         started = time.perf_counter()
         workloads.fill_to(store, base_chunks, base_vectors, size)
-        build_s = time.perf_counter() - started
-        retriever = HybridRetriever(store, embedder, hybrid=True)
+        fill_s = time.perf_counter() - started
+        started = time.perf_counter()
+        workloads.fill_lexical_to(folder, base_chunks, size)
+        lexical_s = time.perf_counter() - started
+        lexical = LexicalIndex(folder)
+        retriever = HybridRetriever(store, embedder, lexical=lexical, hybrid=True)
         started = time.perf_counter()
         retriever.retrieve(questions[0], settings.top_k, query_vector=qvecs[0])
-        first_s = time.perf_counter() - started  # includes building the BM25 index
-        hybrid, dense = [], []
+        first_s = time.perf_counter() - started  # opens the saved BM25 index: no rebuild
+        hybrid, dense, bm25 = [], [], []
         for q, v in zip(questions, qvecs, strict=True):
             t0 = time.perf_counter()
             retriever.retrieve(q, settings.top_k, query_vector=v)
@@ -156,30 +166,136 @@ def retrieval_scale(
             t0 = time.perf_counter()
             store.query(v, settings.top_k)
             dense.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            lexical.search(q, settings.candidates)
+            bm25.append(time.perf_counter() - t0)
         out[str(size)] = {
             "chunks": store.count(),
-            "fill_s": round(build_s, 2),
+            "fill_s": round(fill_s, 2),
+            "bm25_build_s": round(lexical_s, 2),
+            "bm25_segments": len(lexical.current().segments),
             "first_query_s": round(first_s, 3),
             "hybrid_ms": {k: _ms(v) for k, v in _latency_summary(hybrid).items()},
             "dense_ms": {k: _ms(v) for k, v in _latency_summary(dense).items()},
+            "bm25_ms": {k: _ms(v) for k, v in _latency_summary(bm25).items()},
+            "bm25_disk_mb": _disk_mb(folder),
         }
+    if not chroma_url:
+        out["chroma_disk_mb"] = _disk_mb(Path(home) / "chroma")
     out["peak_rss_mb"] = peak_rss_mb(with_children=True)
     return out
+
+
+def _disk_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 1)
 
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
 
 
-def cold_start(home: str, **_: Any) -> dict[str, Any]:
-    """Imports, opening the index, loading the models and the first answer."""
+def cold_start(home: str, collection: str = "bench-seeds", **_: Any) -> dict[str, Any]:
+    """Imports, opening the index, loading the models and the first answer (from process
+    start, so the interpreter's own start-up is included)."""
+    import psutil
+
     from qa import Assistant
 
-    assistant = Assistant(Settings(home=Path(home), collection="bench-seeds"))
+    began = psutil.Process().create_time()
+    assistant = Assistant(Settings(home=Path(home), collection=collection))
     assistant.ensure_indexed()
+    opened_s = time.time() - began
     answer = assistant.ask("Who accompanied Kim at the extended talks?")
+    answered_s = time.time() - began
     getattr(assistant.llm, "close", lambda: None)()
-    return {"answered": not answer.abstained, "peak_rss_mb": peak_rss_mb(with_children=True)}
+    return {
+        "collection": collection,
+        "chunks": assistant.store.count(),
+        "opened_s": round(opened_s, 2),
+        "first_answer_s": round(answered_s, 2),
+        "answered": not answer.abstained,
+        "peak_rss_mb": peak_rss_mb(with_children=True),
+    }
+
+
+def cold_retrieval(home: str, collection: str, queries: int = 50, **_: Any) -> dict[str, Any]:
+    """A fresh serving process on a large collection: time to its first retrieval (the BM25
+    index is opened as saved, memory-mapped), then memory after `queries` more."""
+    import psutil
+
+    from qa import Assistant
+
+    began = psutil.Process().create_time()
+    steps: dict[str, float] = {"imports": time.time() - began}
+
+    def mark(name: str) -> None:
+        steps[name] = time.time() - began - sum(steps.values())
+
+    assistant = Assistant(Settings(home=Path(home), collection=collection))
+    assistant.embedder.embed(["load"])
+    mark("embedder")
+    assistant.store.count()
+    mark("store")
+    assistant.ensure_indexed()  # the in-step check a serving process makes at start-up
+    assistant.lexical.current()
+    mark("bm25_open")
+    questions = workloads.pack_questions(queries + 1)
+    assistant.retriever.retrieve(questions[0])
+    mark("first_retrieval")
+    first_s = time.time() - began
+    rss_first = psutil.Process().memory_info().rss / 2**20
+    for q in questions[1:]:
+        assistant.retriever.retrieve(q)
+    return {
+        "collection": collection,
+        "chunks": assistant.store.count(),
+        "bm25_generation": assistant.lexical.generation,
+        "first_retrieval_s": round(first_s, 2),
+        "steps_s": {k: round(v, 3) for k, v in steps.items()},
+        "rss_after_first_mb": round(rss_first, 1),
+        "rss_after_queries_mb": round(psutil.Process().memory_info().rss / 2**20, 1),
+        "peak_rss_mb": peak_rss_mb(with_children=False),
+    }
+
+
+def update_documents(
+    home: str, collection: str, documents: int, workdir: str, **_: Any
+) -> dict[str, Any]:
+    """`qa index` on a large collection: add `documents` real articles, change every one of
+    them and index again (the incremental update), then once more unchanged (the fixed cost)."""
+    from qa import Assistant
+
+    assistant = Assistant(Settings(home=Path(home), collection=collection))
+    corpus = workloads.build_corpus(Path(workdir) / f"update{documents}", documents)
+    assistant.embedder.embed(["warm up"])
+    timings = {}
+    started = time.perf_counter()
+    added = assistant.index([corpus])
+    timings["add_s"] = time.perf_counter() - started
+    for path in sorted(corpus.iterdir()):
+        path.write_text("Updated edition.\n\n" + path.read_text(encoding="utf-8"), "utf-8")
+    started = time.perf_counter()
+    changed = assistant.index([corpus])
+    timings["update_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    assistant.index([corpus])
+    timings["unchanged_s"] = time.perf_counter() - started
+    # The share of the update that is MiniLM itself, on the same number of passages.
+    texts = [f"An updated passage {i} about talks in Vladivostok. " * 6 for i in range(256)]
+    started = time.perf_counter()
+    assistant.embedder.embed(texts)
+    per_chunk_s = (time.perf_counter() - started) / len(texts)
+    return {
+        "collection": collection,
+        "chunks": assistant.store.count(),
+        "documents_added": len(added.added),
+        "documents_updated": len(changed.updated),
+        "chunks_embedded": changed.chunks_embedded,
+        **{k: round(v, 2) for k, v in timings.items()},
+        "embedding_share_s": round(per_chunk_s * changed.chunks_embedded, 2),
+        "in_step": assistant.lexical.live_docs == assistant.store.count(),
+        "peak_rss_mb": peak_rss_mb(with_children=False),
+    }
 
 
 def embed_rate(**_: Any) -> dict[str, Any]:
@@ -200,6 +316,8 @@ PHASES: dict[str, Callable[..., dict[str, Any]]] = {
     "indexing": indexing,
     "retrieval_scale": retrieval_scale,
     "cold_start": cold_start,
+    "cold_retrieval": cold_retrieval,
+    "update_documents": update_documents,
     "embed_rate": embed_rate,
 }
 

@@ -5,8 +5,10 @@ The packs live in ../shared/benchmarks beside the repository (QA_BENCH_PACKS ove
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,10 @@ import numpy as np
 
 from evals.runner import load_gold
 from index.embedding import Embedder
-from index.store import ChunkStore
+from index.indexer import EXTRACTION_VERSION, LEXICAL_COMMIT_DOCS
+from index.lexical import LexicalIndex
+from index.lexical_writer import LexicalWriter, chunk_words
+from index.store import ChunkStore, FileRecord
 from index.types import Chunk
 from qa.settings import SEEDS_DIR
 
@@ -86,27 +91,76 @@ def base_chunks(embedder: Embedder) -> tuple[list[Chunk], np.ndarray]:
     return chunks, vectors
 
 
+def _copy(chunk: Chunk, copy: int) -> Chunk:
+    """Copy `copy` of a real chunk: its own id, and its own file (so files can be updated
+    and deleted one by one, as in a real collection)."""
+    if not copy:
+        return replace(chunk, id=f"{chunk.id}-0")
+    return replace(chunk, id=f"{chunk.id}-{copy}", path=f"{chunk.path}#copy-{copy}")
+
+
+def _file_record(chunk: Chunk, chunks_in_file: int) -> FileRecord:
+    return FileRecord(
+        path=chunk.path,
+        source=chunk.source,
+        file_sha256=hashlib.sha256(chunk.path.encode()).hexdigest(),
+        title=chunk.title,
+        outlet=chunk.outlet,
+        published=chunk.published,
+        chunks=chunks_in_file,
+        extraction=EXTRACTION_VERSION,
+    )
+
+
 def fill_to(store: ChunkStore, chunks: list[Chunk], vectors: np.ndarray, size: int) -> None:
-    """Grow the collection to `size` chunks: copy r of chunk c gets id `c.id-r` and c's
-    vector moved by seeded noise, so the index is not full of identical points."""
+    """Grow the collection to `size` chunks: copy r of chunk c gets id `c.id-r`, a file of its
+    own with a file record, and c's vector moved by seeded noise, so the index is not full of
+    identical points."""
+    per_file = Counter(c.path for c in chunks)
     have = store.count()
     rng = np.random.default_rng(have)
     batch_chunks: list[Chunk] = []
     batch_vectors: list[np.ndarray] = []
+
+    def write() -> None:
+        store.add_chunks(batch_chunks, np.stack(batch_vectors))
+        firsts = {c.path: c for c in reversed(batch_chunks)}
+        store.put_files([_file_record(c, per_file[c.path.split("#")[0]]) for c in firsts.values()])
+        batch_chunks.clear()
+        batch_vectors.clear()
+
     for n in range(have, size):
         copy, base = divmod(n, len(chunks))
-        chunk = chunks[base]
         vector = vectors[base]
         if copy:
             vector = vector + rng.normal(0, NOISE, vector.shape).astype(np.float32)
             vector = vector / np.linalg.norm(vector)
-        batch_chunks.append(replace(chunk, id=f"{chunk.id}-{copy}"))
+        batch_chunks.append(_copy(chunks[base], copy))
         batch_vectors.append(vector)
         if len(batch_chunks) == 5000:
-            store.add_chunks(batch_chunks, np.stack(batch_vectors))
-            batch_chunks, batch_vectors = [], []
+            write()
     if batch_chunks:
-        store.add_chunks(batch_chunks, np.stack(batch_vectors))
+        write()
+
+
+def fill_lexical_to(folder: Path, chunks: list[Chunk], size: int) -> None:
+    """The BM25 index of the same synthetic collection, written as `qa index` would (a commit
+    every LEXICAL_COMMIT_DOCS chunks); each real chunk is split into words once."""
+    writer = LexicalWriter(folder)
+    have = LexicalIndex(folder).live_docs
+    words = [chunk_words(c) for c in chunks]
+    by_file: dict[str, list[tuple[str, list[str]]]] = {}
+    for n in range(have, size):
+        copy, base = divmod(n, len(chunks))
+        chunk = _copy(chunks[base], copy)
+        by_file.setdefault(chunk.path, []).append((chunk.id, words[base]))
+        if n + 1 == size or (n + 1) % len(chunks) == 0:  # a copy is complete
+            for path, docs in by_file.items():
+                writer.add_words(path, hashlib.sha256(path.encode()).hexdigest(), docs)
+            by_file.clear()
+            if writer.staged_docs >= LEXICAL_COMMIT_DOCS:
+                writer.commit()
+    writer.commit()
 
 
 def machine() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evals.judges import LLMSupportJudge
 from evals.metrics import Judge, LexicalSemanticJudge
-from index.embedding import make_embedder
+from index.embedding import embedder_from_settings
 from qa.llm import make_llm
 from qa.settings import Settings
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     judges: dict[str, Judge] = {
         "lexical": LexicalSemanticJudge(None, settings.min_support),
         "lexical+minilm": LexicalSemanticJudge(
-            make_embedder(settings.embedder), settings.min_support
+            embedder_from_settings(settings), settings.min_support
         ),
         "llm": LLMSupportJudge(make_llm(settings)),
     }

@@ -55,7 +55,8 @@ def load_gold(path: Path) -> list[dict[str, Any]]:
 
 def eval_collection(corpus: Path, settings: Settings) -> str:
     """One collection per corpus and per chunking/embedder, so indexes are reused safely."""
-    key = f"{corpus.resolve()}|{settings.embedder}|{settings.chunk_words}|"
+    embedder = settings.embedder if settings.embed_backend == "local" else settings.embed_model
+    key = f"{corpus.resolve()}|{embedder}|{settings.chunk_words}|"
     key += f"{settings.chunk_overlap_sentences}"
     slug = "".join(ch if ch.isalnum() else "-" for ch in corpus.resolve().name)[:30].strip("-")
     return f"eval-{slug or 'corpus'}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"

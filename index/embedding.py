@@ -1,5 +1,6 @@
 """Embedders: the packaged all-MiniLM-L6-v2 by default, any local sentence-transformers model,
-or a hashing embedder for fast tests. All return L2-normalised float32 rows."""
+a hashing embedder for fast tests, or an OpenAI-compatible server (index/embedding_client.py).
+All return L2-normalised float32 rows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 
 class Embedder(Protocol):
@@ -105,3 +109,12 @@ def make_embedder(name: str, batch_size: int = 32) -> Embedder:
     raise ValueError(
         f"unknown embedder {name!r}: use one of {sorted(EMBEDDERS)} or a local model folder"
     )
+
+
+def embedder_from_settings(settings: Settings) -> Embedder:
+    """The one place that turns settings into an embedder: local model or embedding server."""
+    if settings.embed_backend == "openai":
+        from index.embedding_client import OpenAIEmbedder
+
+        return OpenAIEmbedder.from_settings(settings)
+    return make_embedder(settings.embedder, settings.embed_batch_size)

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from index.chunking import chunk_article
 from index.embedding import Embedder
+from index.lexical_writer import LexicalWriter
 from index.loaders import LoadError, iter_article_files, load_article, sha256_bytes
 from index.store import ChunkStore, FileRecord
 from index.types import Article, Chunk
@@ -24,6 +25,8 @@ from index.types import Article, Chunk
 # Raised when loading reads more from a file (2: the author and byline), so files indexed
 # before are read again once, even though their bytes did not change.
 EXTRACTION_VERSION = 2
+# Chunks staged for BM25 before a long run commits them (memory stays bounded).
+LEXICAL_COMMIT_DOCS = 50_000
 
 
 @dataclass
@@ -64,8 +67,12 @@ def index_paths(
     max_file_mb: float = 50.0,
     batch_size: int = 32,
     progress: bool = True,
+    lexical: LexicalWriter | None = None,
 ) -> IndexReport:
+    """Index files and folders into `store`; with `lexical`, the on-disk BM25 index follows
+    every change and is committed at the end (and every LEXICAL_COMMIT_DOCS chunks)."""
     report = IndexReport()
+    forget = lexical.delete if lexical else lambda paths: None
     records = store.file_records()
     roots = [Path(p) for p in paths]
     by_sha = {r.file_sha256: r.path for r in records.values()}
@@ -87,6 +94,7 @@ def index_paths(
             gone = stored_path not in present and not Path(stored_path).exists()
             if gone and Path(stored_path).is_relative_to(folder):
                 store.delete_file(stored_path)
+                forget([stored_path])
                 report.removed.append(Path(stored_path).name)
 
     pending: list[tuple[Article, list[Chunk], bool]] = []
@@ -98,18 +106,24 @@ def index_paths(
         if known and sha and known.file_sha256 == sha and known.extraction == EXTRACTION_VERSION:
             report.unchanged.append(path.name)
             continue
-        if known:
-            # The file changed: its old content must not stay searchable, whatever happens next.
-            store.delete_file(key)
-            if by_sha.get(known.file_sha256) == key:
-                del by_sha[known.file_sha256]
+        if known and by_sha.get(known.file_sha256) == key:
+            del by_sha[known.file_sha256]
+        # A changed file keeps its old chunks until the new ones are embedded (`_flush`
+        # replaces them in one step), so questions asked meanwhile still find the article. If
+        # the new version is not indexed at all, the old content must go now.
         twin = by_sha.get(sha or "")
         if twin and twin != key and Path(twin).exists():
+            if known:
+                store.delete_file(key)
+                forget([key])
             report.skipped.append((path.name, f"same content as {Path(twin).name}"))
             continue
         try:
             article = load_article(path, max_bytes=int(max_file_mb * 1_000_000))
         except LoadError as exc:
+            if known:
+                store.delete_file(key)
+                forget([key])
             report.skipped.append((path.name, str(exc).removeprefix(f"{path.name}: ")))
             continue
         article.path = key
@@ -118,9 +132,11 @@ def index_paths(
         by_sha[article.file_sha256] = key
         # Embed in groups so memory stays flat and progress is saved as we go.
         if sum(len(c) for _, c, _ in pending) >= batch_size * 8:
-            _flush(pending, store, embedder, report, batch_size)
-    _flush(pending, store, embedder, report, batch_size)
+            _flush(pending, store, embedder, report, batch_size, lexical)
+    _flush(pending, store, embedder, report, batch_size, lexical)
     bar.close()
+    if lexical:
+        lexical.commit()
     return report
 
 
@@ -130,17 +146,19 @@ def _flush(
     embedder: Embedder,
     report: IndexReport,
     batch_size: int,
+    lexical: LexicalWriter | None = None,
 ) -> None:
     if not pending:
         return
     texts = [embedding_text(c) for _, chunks, _ in pending for c in chunks]
-    vectors = (
-        np.concatenate(
-            [embedder.embed(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
-        )
-        if texts
-        else np.zeros((0, embedder.dimension), dtype=np.float32)
-    )
+    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    embed_batches = getattr(embedder, "embed_batches", None)
+    if not texts:
+        vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+    elif embed_batches is not None:  # a server embedder: all batches of the flush in flight
+        vectors = embed_batches(batches)
+    else:
+        vectors = np.concatenate([embedder.embed(batch) for batch in batches])
     # One delete, one upsert of chunks and one of file records per flush: Chroma's cost is
     # per call. Old chunks go first and the file records last, so a crash anywhere in
     # between leaves these files looking un-indexed and the next run redoes them.
@@ -162,6 +180,12 @@ def _flush(
             for article, chunks, _ in pending
         ]
     )
+    if lexical:
+        for article, chunks, _ in pending:
+            lexical.add_file(article.path, article.file_sha256, chunks)
+        # A long run makes its BM25 additions live as it goes, not only at the end.
+        if lexical.staged_docs >= LEXICAL_COMMIT_DOCS:
+            lexical.commit()
     for article, _, existed in pending:
         (report.updated if existed else report.added).append(article.source)
     report.chunks_embedded += len(texts)

@@ -9,6 +9,7 @@ un-indexed and the next run redoes it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # or two; beyond that the person is told, and the next question tries afresh.
 SERVER_RETRIES = 3
 SERVER_RETRY_WAIT_S = 0.5
+FILE_PAGE = 25_000  # file records per call (each call costs ~0.7 s at 500k records)
 
 
 def _is_transient(exc: Exception) -> bool:
@@ -144,6 +146,13 @@ class ChunkStore:
             raise StoreError(
                 f"collection {collection!r} was built with embedder {stored!r}, not "
                 f"{embedder_name!r}; use another collection (QA_COLLECTION) or the same embedder"
+            )
+        stored_dimension = (self.chunks.metadata or {}).get("dimension")
+        if stored_dimension is not None and int(stored_dimension) != dimension:
+            raise StoreError(
+                f"collection {collection!r} holds {stored_dimension}-dimensional vectors, but "
+                f"embedder {embedder_name!r} makes {dimension}-dimensional ones; use another "
+                "collection (QA_COLLECTION) or the embedder it was built with"
             )
         # HttpClient talks to a server through chromadb's FastAPI client class.
         self.remote = "fastapi" in str(client.get_settings().chroma_api_impl).lower()
@@ -269,19 +278,25 @@ class ChunkStore:
 
     # --- reading ---------------------------------------------------------------------------
     def file_records(self) -> dict[str, FileRecord]:
-        got = self._call("listing files", lambda: self.files.get(include=["metadatas"]))
-        return {
-            str(m["path"]): FileRecord(
-                **{k: m[k] for k in FileRecord.__dataclass_fields__ if k in m}
-            )
-            for m in got["metadatas"] or []
-        }
+        records: dict[str, FileRecord] = {}
+        # Paged: one unbounded read fails past some 30,000 files ("too many SQL variables").
+        for offset in itertools.count(0, FILE_PAGE):
+            read = partial(self.files.get, include=["metadatas"], limit=FILE_PAGE, offset=offset)
+            page = self._call("listing files", read)["metadatas"] or []
+            for m in page:
+                fields = {k: m[k] for k in FileRecord.__dataclass_fields__ if k in m}
+                records[str(m["path"])] = FileRecord(**fields)
+            if len(page) < FILE_PAGE:
+                return records
+        raise AssertionError("unreachable")
 
     def count(self) -> int:
         return int(self._call("counting chunks", self.chunks.count))
 
     def query(self, embedding: np.ndarray, n: int) -> list[StoredHit]:
-        if n <= 0 or self.count() == 0:
+        # No count() first: an empty collection answers with no hits, and counting a million
+        # chunks on every question costs more than the search.
+        if n <= 0:
             return []
         res = self._call(
             "searching",
@@ -317,6 +332,18 @@ class ChunkStore:
                 yield chunk_from_record(i, d, m)
             offset += len(ids)
 
+    def chunks_of(self, paths: Sequence[str]) -> list[Chunk]:
+        """Every stored chunk of these files (one call; used to bring BM25 in step)."""
+        if not paths:
+            return []
+        where = {"path": paths[0]} if len(paths) == 1 else {"path": {"$in": list(paths)}}
+        read = partial(self.chunks.get, where=where, include=["documents", "metadatas"])
+        got = self._call("reading chunks", read)
+        return [
+            chunk_from_record(i, d, m)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
@@ -327,12 +354,6 @@ class ChunkStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
-
-    def version(self) -> tuple[int, str]:
-        """Changes whenever chunks are added or removed; used to refresh the BM25 index."""
-        records = self.file_records()
-        digest = "".join(sorted(r.path + r.file_sha256 for r in records.values()))
-        return self.count(), hashlib.sha256(digest.encode()).hexdigest()
 
 
 def _file_id(path: str) -> str:

@@ -7,13 +7,18 @@ check. `as_query_engine()` and `as_chat_engine()` give the same answers as llama
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.embedding import Embedder, make_embedder
+from index.embedding import Embedder, embedder_from_settings
 from index.indexer import IndexReport, index_paths
-from index.locking import collection_lock
+from index.lexical import LexicalIndex
+from index.lexical_sync import in_step
+from index.lexical_sync import sync as sync_lexical
+from index.lexical_writer import LexicalWriter
+from index.locking import IndexBusyError, collection_lock
 from index.store import ChunkStore, FileRecord, open_client
 from qa.answer_stream import AnswerStream
 from qa.conversation import Conversation
@@ -51,67 +56,89 @@ class Assistant:
         self._llm = _own_llm(llm)
         self._embedder = embedder
         self._store: ChunkStore | None = None
+        self._lexical: LexicalIndex | None = None
         self._retriever = retriever
         self.postprocessors = list(postprocessors)
         self._pipeline: AnswerPipeline | None = None
+        # The first caller builds each lazy part; the rest wait for it (one model process).
+        self._building = threading.RLock()
 
     # --- lazily built parts -----------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings.embedder, self.settings.embed_batch_size)
+        with self._building:
+            if self._embedder is None:
+                self._embedder = embedder_from_settings(self.settings)
         return self._embedder
 
     @property
     def llm(self) -> LLM:
-        if self._llm is None:
-            self._llm = make_llm(self.settings)
+        with self._building:
+            if self._llm is None:
+                self._llm = make_llm(self.settings)
         return self._llm
 
     @property
     def store(self) -> ChunkStore:
-        if self._store is None:
-            client = open_client(self.settings.home, self.settings.chroma_url)
-            self._store = ChunkStore(
-                client, self.settings.collection, self.embedder.name, self.embedder.dimension
-            )
+        with self._building:
+            if self._store is None:
+                client = open_client(self.settings.home, self.settings.chroma_url)
+                self._store = ChunkStore(
+                    client, self.settings.collection, self.embedder.name, self.embedder.dimension
+                )
         return self._store
 
     @property
-    def retriever(self) -> BaseRetriever:
-        if self._retriever is None:
-            from qa.node_retriever import HybridNodeRetriever
+    def lexical(self) -> LexicalIndex:
+        """The collection's on-disk BM25 index, shared with every process that serves it."""
+        with self._building:
+            if self._lexical is None:
+                self._lexical = LexicalIndex(self.settings.lexical_folder())
+        return self._lexical
 
-            s = self.settings
-            self._retriever = HybridNodeRetriever(
-                self.store,
-                self.embedder,
-                similarity_top_k=s.top_k,
-                hybrid=s.hybrid,
-                candidates=s.candidates,
-                rrf_k=s.rrf_k,
-            )
+    @property
+    def retriever(self) -> BaseRetriever:
+        with self._building:
+            if self._retriever is None:
+                from qa.node_retriever import HybridNodeRetriever
+
+                s = self.settings
+                self._retriever = HybridNodeRetriever(
+                    self.store,
+                    self.embedder,
+                    lexical=self.lexical,
+                    similarity_top_k=s.top_k,
+                    hybrid=s.hybrid,
+                    candidates=s.candidates,
+                    rrf_k=s.rrf_k,
+                )
         return self._retriever
 
     @property
     def pipeline(self) -> AnswerPipeline:
-        if self._pipeline is None:
-            from qa.reranking import make_reranker
+        with self._building:
+            if self._pipeline is None:
+                from qa.reranking import make_reranker
 
-            llm = _DeferredLLM(self)
-            self._pipeline = AnswerPipeline(
-                self.settings,
-                llm=llm,
-                embedder=self.embedder,
-                retriever=self.retriever,
-                postprocessors=[*self.postprocessors, *make_reranker(self.settings, llm)],
-            )
+                llm = _DeferredLLM(self)
+                self._pipeline = AnswerPipeline(
+                    self.settings,
+                    llm=llm,
+                    embedder=self.embedder,
+                    retriever=self.retriever,
+                    postprocessors=[*self.postprocessors, *make_reranker(self.settings, llm)],
+                )
         return self._pipeline
 
     # --- indexing ---------------------------------------------------------------------------
     def index(self, paths: Sequence[str | Path], progress: bool = False) -> IndexReport:
         s = self.settings
         with collection_lock(s.home, s.collection):
+            # Catch BM25 up with the store first if an earlier run was killed.
+            lexical = LexicalWriter(s.lexical_folder())
+            if not in_step(self.store, self.lexical):
+                sync_lexical(self.store, lexical)
+            lexical.begin()
             report = index_paths(
                 paths,
                 self.store,
@@ -121,21 +148,33 @@ class Assistant:
                 max_file_mb=s.max_file_mb,
                 batch_size=s.embed_batch_size,
                 progress=progress,
+                lexical=lexical,
             )
+            lexical.finish()
         self.invalidate()
         return report
 
     def invalidate(self) -> None:
-        """The collection changed elsewhere: lexical search is rebuilt on the next question."""
+        """The collection changed elsewhere: lexical search re-reads its index now."""
         invalidate = getattr(self._retriever, "invalidate", None)
         if invalidate is not None:
             invalidate()
 
     def ensure_indexed(self, progress: bool = False) -> IndexReport | None:
-        """Index the default corpus when the collection is empty (first run)."""
-        if self.store.count() > 0:
-            return None
-        return self.index([self.settings.default_corpus], progress=progress)
+        """Index the default corpus when the collection is empty (first run); otherwise make
+        sure BM25 is in step with the store (after a crash, or a collection indexed before
+        BM25 was kept on disk)."""
+        if self.store.count() == 0:
+            return self.index([self.settings.default_corpus], progress=progress)
+        if not in_step(self.store, self.lexical):
+            s = self.settings
+            try:
+                with collection_lock(s.home, s.collection, wait_s=0):
+                    sync_lexical(self.store, LexicalWriter(s.lexical_folder()))
+            except IndexBusyError:
+                pass  # someone is indexing; their run brings BM25 in step when it ends
+            self.invalidate()
+        return None
 
     def documents(self) -> list[FileRecord]:
         return sorted(self.store.file_records().values(), key=lambda r: r.source)

@@ -72,10 +72,37 @@ def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_balance(assistant: Assistant, args: argparse.Namespace) -> int:
+    from ui.balancer import run
+
+    run(args.host, args.port, args.backends, ready=lambda line: print(line, flush=True))
+    return 0
+
+
+def _cmd_services(assistant: Assistant, args: argparse.Namespace) -> int:
+    from qa.services import run
+
+    return run(args.config, print_env=args.print_env, dry_run=args.dry_run)
+
+
 def _cmd_doctor(assistant: Assistant, args: argparse.Namespace) -> int:
     from qa.doctor import doctor
 
     return doctor(assistant.settings, as_json=args.json)
+
+
+def _cmd_embed_server(assistant: Assistant, args: argparse.Namespace) -> int:
+    from index.embedding import make_embedder
+    from index.embedding_server import serve
+
+    name = args.embedder or assistant.settings.embedder
+    try:
+        embedder = make_embedder(name, assistant.settings.embed_batch_size)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    configure_logging(max(args.verbose, 1))  # a server says what it serves and when it stops
+    serve(embedder, args.host, args.port)
+    return 0
 
 
 def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -153,6 +180,40 @@ def build_parser() -> argparse.ArgumentParser:
     p_ui.add_argument("--port", type=int, default=7860, help="port (7860)")
     p_ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
 
+    p_balance = sub.add_parser(
+        "balance", help="one port in front of several `qa ui` processes (sticky sessions)"
+    )
+    p_balance.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_balance.add_argument("--port", type=int, default=7860, help="port (7860)")
+    p_balance.add_argument(
+        "--backend",
+        dest="backends",  # not the global --backend (the LLM backend)
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a `qa ui` process: http://HOST:PORT (repeat for each)",
+    )
+
+    p_services = sub.add_parser(
+        "services", help="start every service of a config file (docs/services.md)"
+    )
+    p_services.add_argument("--config", type=Path, required=True, help="e.g. docs/services.toml")
+    p_services.add_argument(
+        "--print-env", action="store_true", help="print the QA_* exports `qa index` needs, and exit"
+    )
+    p_services.add_argument(
+        "--dry-run", action="store_true", help="print each service's command, start nothing"
+    )
+
+    p_embed = sub.add_parser(
+        "embed-server", help="serve the embedder as an OpenAI-compatible /v1/embeddings API"
+    )
+    p_embed.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_embed.add_argument("--port", type=int, default=8081, help="port (8081)")
+    p_embed.add_argument(
+        "--embedder", help="'minilm' or a local sentence-transformers folder (QA_EMBEDDER)"
+    )
+
     p_doctor = sub.add_parser("doctor", help="check the machine, model, store and servers")
     p_doctor.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -227,6 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ui": _cmd_ui,
             "eval": _cmd_eval,
             "doctor": _cmd_doctor,
+            "balance": _cmd_balance,
+            "services": _cmd_services,
+            "embed-server": _cmd_embed_server,
         }
         handler = handlers[args.command]
         return handler(assistant, args)

@@ -79,9 +79,11 @@ class LocalModelLLM:
     def stream_chat(
         self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
     ) -> Iterator[str]:
-        self._client.base_url = self._start()
+        # Several answers may stream at once (llm_parallel slots): each call takes the URL
+        # for itself instead of setting it on the shared client.
+        base_url = self._start()
         try:
-            yield from self._client.stream_chat(messages, max_tokens, stop, grammar)
+            yield from self._client.stream_from(base_url, messages, max_tokens, stop, grammar)
         except LLMError as exc:
             cause = self.process.exit_cause(wait_s=2.0)
             if cause is None:
@@ -113,6 +115,18 @@ class OpenAICompatibleLLM:
     ) -> Iterator[str]:
         """`grammar` (GBNF) is sent only when given: llama.cpp's server honours it, and
         callers pass one only to a backend that says `supports_grammar`."""
+        return self.stream_from(self.base_url, messages, max_tokens, stop, grammar)
+
+    def stream_from(
+        self,
+        base_url: str,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+    ) -> Iterator[str]:
+        """`stream_chat` against `base_url`. Safe from several threads at once: each request
+        has its own HTTP connection and nothing here changes per call."""
         body: dict[str, object] = {
             "model": self.name,
             "messages": messages,
@@ -125,7 +139,7 @@ class OpenAICompatibleLLM:
         if grammar:
             body["grammar"] = grammar
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
-        url = f"{self.base_url}/chat/completions"
+        url = f"{base_url}/chat/completions"
         for attempt in self.retry.attempts():
             started = False
             try:
@@ -135,7 +149,7 @@ class OpenAICompatibleLLM:
                     if r.status_code >= 400:
                         r.read()
                         error = LLMError(
-                            f"the LLM server at {self.base_url} answered HTTP {r.status_code}: "
+                            f"the LLM server at {base_url} answered HTTP {r.status_code}: "
                             f"{r.text[:200]}"
                         )
                         if r.status_code in RETRY_STATUSES and self.retry.again(
@@ -151,11 +165,11 @@ class OpenAICompatibleLLM:
                         yield piece
                 return
             except httpx.InvalidURL as exc:
-                raise LLMError(f"bad LLM server URL {self.base_url!r}: {exc}") from exc
+                raise LLMError(f"bad LLM server URL {base_url!r}: {exc}") from exc
             except httpx.TransportError as exc:
                 # Once text has reached the reader a retry would repeat it, so stop there.
                 if started or not self.retry.again(attempt, "LLM request", type(exc).__name__):
-                    message = _transport_message(self.base_url, exc, self.timeout, started)
+                    message = _transport_message(base_url, exc, self.timeout, started)
                     raise LLMError(message) from exc
 
 
@@ -240,6 +254,17 @@ LLM_BACKENDS: dict[str, Callable[[Settings], LLM]] = {
     "llama_index": _llama_index_integration,
     "fake": FakeLLM,
 }
+
+
+def max_concurrent_answers(settings: Settings) -> int:
+    """How many answers may generate at once with the settings' backend: the local model
+    process decodes `llm_parallel` slots together; a remote server (openai, llama_index)
+    batches, so `llm_concurrency` requests go to it at once; the in-process fake cannot."""
+    if settings.llm_backend == "llama_cpp":
+        return settings.llm_parallel
+    if settings.llm_backend in ("openai", "llama_index"):
+        return settings.llm_concurrency
+    return 1
 
 
 def make_llm(settings: Settings) -> LLM:

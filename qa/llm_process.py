@@ -17,6 +17,8 @@ import signal
 import socket
 import sys
 
+from qa.errors import UserError
+
 # Exit codes the supervisor understands (qa/supervisor.py).
 EXIT_LOAD_FAILED = 3
 EXIT_BAD_ARGS = 4
@@ -31,6 +33,20 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def model_file(name_or_path: str) -> str:
+    """A GGUF path as given, or a packaged model's file (assembled on first use): a server
+    started on its own (`qa services`, a container) names the model as the app does."""
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    from qa.model_files import PACKAGED_MODELS, resolve_model_path
+
+    if name_or_path not in PACKAGED_MODELS:
+        return name_or_path
+    from qa.settings import Settings
+
+    return str(resolve_model_path(name_or_path, Settings().home))
 
 
 def server_params(args: argparse.Namespace):  # -> xllamacpp.CommonParams
@@ -69,7 +85,11 @@ def smoke(server: object, tokens: int) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m qa.llm_process")
-    parser.add_argument("--model", required=True, help="GGUF file")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="GGUF file, or a packaged model name (joined under QA_HOME/models on first use)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--n-ctx", type=int, default=2048, help="context per slot")
@@ -97,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit:
         return EXIT_BAD_ARGS
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    try:
+        args.model = model_file(args.model)
+    except (UserError, ValueError) as exc:  # ValueError: a bad QA_* setting (pydantic)
+        print(str(exc), file=sys.stderr, flush=True)
+        return EXIT_LOAD_FAILED
     if not os.path.isfile(args.model):
         print(f"model file not found: {args.model}", file=sys.stderr, flush=True)
         return EXIT_LOAD_FAILED

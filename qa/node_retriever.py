@@ -14,7 +14,8 @@ import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
-from index.embedding import Embedder, make_embedder
+from index.embedding import Embedder, embedder_from_settings
+from index.lexical import LexicalIndex
 from index.nodes import chunk_to_node
 from index.store import ChunkStore, open_client
 from qa.retrieval import Hit, HybridRetriever
@@ -42,6 +43,7 @@ class HybridNodeRetriever(BaseRetriever):
         store: ChunkStore,
         embedder: Embedder,
         *,
+        lexical: LexicalIndex | None = None,
         similarity_top_k: int = 5,
         hybrid: bool = True,
         candidates: int = 20,
@@ -50,7 +52,7 @@ class HybridNodeRetriever(BaseRetriever):
     ) -> None:
         super().__init__(**kwargs)
         self.search = HybridRetriever(
-            store, embedder, hybrid=hybrid, candidates=candidates, rrf_k=rrf_k
+            store, embedder, lexical=lexical, hybrid=hybrid, candidates=candidates, rrf_k=rrf_k
         )
         self.similarity_top_k = similarity_top_k
 
@@ -59,12 +61,13 @@ class HybridNodeRetriever(BaseRetriever):
         cls, settings: Settings, embedder: Embedder | None = None
     ) -> HybridNodeRetriever:
         """The retriever over the settings' collection (on disk or on a Chroma server)."""
-        embedder = embedder or make_embedder(settings.embedder, settings.embed_batch_size)
+        embedder = embedder or embedder_from_settings(settings)
         client = open_client(settings.home, settings.chroma_url)
         store = ChunkStore(client, settings.collection, embedder.name, embedder.dimension)
         return cls(
             store,
             embedder,
+            lexical=LexicalIndex(settings.lexical_folder()),
             similarity_top_k=settings.top_k,
             hybrid=settings.hybrid,
             candidates=settings.candidates,
@@ -72,7 +75,7 @@ class HybridNodeRetriever(BaseRetriever):
         )
 
     def invalidate(self) -> None:
-        """Forget the BM25 index (after indexing it is rebuilt on the next query)."""
+        """Re-read the BM25 index's manifest (a change is also noticed on the next query)."""
         self.search.invalidate()
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:

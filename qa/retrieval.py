@@ -1,16 +1,16 @@
-"""Hybrid retrieval: dense (Chroma) and BM25, fused by reciprocal rank."""
+"""Hybrid retrieval: dense (Chroma) and BM25 (the on-disk index/lexical.py), fused by
+reciprocal rank."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import bm25s
 import numpy as np
 
 from index.embedding import Embedder
+from index.lexical import LexicalIndex
 from index.store import ChunkStore
 from index.types import Chunk
-from qa.text import tokens
 
 
 @dataclass
@@ -21,53 +21,30 @@ class Hit:
     bm25: float | None = None
 
 
-class BM25Index:
-    """BM25 over every stored chunk; rebuilt when the store's content changes."""
-
-    def __init__(self, store: ChunkStore) -> None:
-        self.ids: list[str] = []
-        self.model: bm25s.BM25 | None = None
-        self.vocab: set[str] = set()
-        corpus = []
-        for chunk in store.iter_chunks():
-            self.ids.append(chunk.id)
-            corpus.append(tokens(f"{chunk.title} {chunk.text}") or ["∅"])
-        if corpus:
-            self.vocab = {w for doc in corpus for w in doc}
-            self.model = bm25s.BM25()
-            self.model.index(corpus, show_progress=False)
-
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        words = [w for w in tokens(query) if w in self.vocab]
-        if not self.model or not words or n <= 0:
-            return []
-        k = min(n, len(self.ids))
-        docs, scores = self.model.retrieve([words], k=k, show_progress=False)
-        return [
-            (self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
-        ]
-
-
 class HybridRetriever:
-    def __init__(self, store: ChunkStore, embedder: Embedder, *, hybrid: bool = True,
-                 candidates: int = 20, rrf_k: int = 60) -> None:  # fmt: skip
+    """Dense candidates from the store and BM25 candidates from `lexical`, fused.
+
+    With hybrid=False it is dense only. A BM25 hit whose chunk
+    the store no longer has (deleted since the lexical index was written) is dropped."""
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, *, lexical: LexicalIndex | None,
+                 hybrid: bool = True, candidates: int = 20, rrf_k: int = 60) -> None:  # fmt: skip
         self.store = store
         self.embedder = embedder
+        self.lexical = lexical
+        if hybrid and lexical is None:
+            raise ValueError(
+                "hybrid retrieval needs the collection's BM25 index (index.lexical.LexicalIndex); "
+                "HybridNodeRetriever.from_settings builds both"
+            )
         self.hybrid = hybrid
         self.candidates = candidates
         self.rrf_k = rrf_k
-        self._bm25: BM25Index | None = None
-        self._bm25_version: object = None
 
     def invalidate(self) -> None:
-        self._bm25 = None
-
-    def _bm25_index(self) -> BM25Index:
-        version = self.store.version()
-        if self._bm25 is None or version != self._bm25_version:
-            self._bm25 = BM25Index(self.store)
-            self._bm25_version = version
-        return self._bm25
+        """Re-read the lexical index's manifest now (it is also noticed on the next search)."""
+        if self.lexical is not None:
+            self.lexical.refresh()
 
     def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
         vector = self.embedder.embed([query])[0] if query_vector is None else query_vector
@@ -78,7 +55,7 @@ class HybridRetriever:
                 stored.chunk, 1.0 / (self.rrf_k + rank + 1), dense=1.0 - stored.distance
             )
         if self.hybrid:
-            lexical = self._bm25_index().search(query, self.candidates)
+            lexical = self.lexical.search(query, self.candidates) if self.lexical else []
             missing = [cid for cid, _ in lexical if cid not in hits]
             fetched = {c.id: c for c in self.store.get_chunks(missing)}
             for rank, (cid, score) in enumerate(lexical):

@@ -21,8 +21,9 @@ def _default_home() -> Path:
 
 
 # Paths and access details do not change what an answer says.
-UNHASHED = {"home", "default_corpus", "chroma_url", "ui_username", "ui_password",
-            "model_start_timeout_s", "request_timeout_s"}  # fmt: skip
+UNHASHED = {"home", "lexical_dir", "default_corpus", "chroma_url", "ui_username", "ui_password",
+            "model_start_timeout_s", "request_timeout_s", "embed_concurrency",
+            "llm_concurrency"}  # fmt: skip
 
 
 # 3-63 characters; each corpus also has a `<name>__files` companion collection.
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
         default=None,
         description="Chroma server URL (http://host:port). Unset: embedded on-disk store in home.",
     )
+    lexical_dir: Path | None = Field(
+        default=None,
+        description="Folder of the on-disk BM25 indexes (one per collection and store). Unset: "
+        "<home>/lexical. With a Chroma server used from several machines, put it on a volume "
+        "they share.",
+    )
     default_corpus: Path = Field(
         default=SEEDS_DIR, description="Folder indexed on first use when the collection is empty."
     )
@@ -66,6 +73,31 @@ class Settings(BaseSettings):
         "or 'hash' (fast deterministic test embedder, no semantics).",
     )
     embed_batch_size: int = Field(default=32, ge=1, le=1024, description="Texts per embed call.")
+    embed_backend: Literal["local", "openai"] = Field(
+        default="local",
+        description="'local': the `embedder` model runs in this process; 'openai': an "
+        "OpenAI-compatible /v1/embeddings server at embed_base_url (e.g. `qa embed-server`).",
+    )
+    embed_base_url: str = Field(
+        default="http://127.0.0.1:8081/v1",
+        description="Base URL of the embedding server (embed_backend='openai').",
+    )
+    embed_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Model name sent to the embedding server and recorded in the collection: "
+        "a server running the same MiniLM can search a collection indexed locally.",
+    )
+    embed_api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        description="Environment variable holding the embedding server's key (optional; sent "
+        "as a Bearer token).",
+    )
+    embed_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Batches in flight at once against the embedding server while indexing.",
+    )
     chunk_words: int = Field(
         default=90,
         ge=20,
@@ -154,7 +186,14 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         description="Answers the local model process decodes at once (llama.cpp server slots); "
-        "each slot gets n_ctx tokens.",
+        "each slot gets n_ctx tokens. The web page lets this many answers generate together.",
+    )
+    llm_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="With llm_backend 'openai' or 'llama_index': answers sent to the server at "
+        "once (a vLLM or multi-slot llama.cpp server batches them); more wait in line.",
     )
     model_start_timeout_s: float = Field(
         default=300.0, gt=0, description="How long the model process may take to load."
@@ -203,6 +242,13 @@ class Settings(BaseSettings):
     @classmethod
     def _collection_name(cls, name: str) -> str:
         return check_collection_name(name)
+
+    def lexical_folder(self) -> Path:
+        """This collection's BM25 index (index/lexical.py)."""
+        from index.lexical_sync import lexical_folder
+
+        root = self.lexical_dir or self.home / "lexical"
+        return lexical_folder(root, self.chroma_url, self.collection)
 
     def fingerprint(self) -> str:
         """Short hash of the settings that shape an answer (paths excluded)."""

@@ -154,10 +154,12 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         chat_inputs = [question, chatbot, history, collection, top_k, model]
         chat_outputs = [chatbot, sources, history, question]
+        # Answers share one queue, as wide as the backend decodes at once (llm_parallel
+        # slots of the local model; 1: one answer at a time, the others wait their turn).
+        at_once = service.concurrent_answers
         for trigger in (send.click, question.submit):
-            trigger(
-                respond, chat_inputs, chat_outputs, concurrency_id="llm", api_visibility="private"
-            )
+            trigger(respond, chat_inputs, chat_outputs, api_visibility="private",
+                    concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
         stop.click(request_stop, queue=False, api_visibility="private")
         clear.click(
             lambda: ([], [], render.sources_panel(None, service.article_text)),
@@ -200,7 +202,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             stream = service.stream(question, (), collection or None, top_k or None)
             return stream.answer.to_json()
 
-        gr.api(ask, api_name="ask", concurrency_id="llm")
+        gr.api(ask, api_name="ask", concurrency_id="llm", concurrency_limit=at_once)
     app.queue(default_concurrency_limit=1)
     return app
 
@@ -241,4 +243,7 @@ def launch(settings: Settings, host: str, port: int, open_browser: bool) -> None
         ssr_mode=False,
         theme=THEME,
         css=render.CSS,
+        # Gradio's worker threads (40 by default) must not cap the answers the backend
+        # could run at once (QA_LLM_CONCURRENCY may be larger for a remote server).
+        max_threads=max(40, service.concurrent_answers + 8),
     )

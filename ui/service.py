@@ -17,7 +17,7 @@ from index.store import FileRecord, list_collections, open_client
 from qa.answer_stream import AnswerStream
 from qa.assistant import Assistant
 from qa.errors import UserError
-from qa.llm import LLM, make_llm
+from qa.llm import LLM, make_llm, max_concurrent_answers
 from qa.model_files import available_models
 from qa.settings import Settings
 from qa.settings import check_collection_name as settings_collection_name
@@ -46,7 +46,10 @@ class ChatService:
         self._llms: dict[str, LLM] = {settings.llm_model: llm} if llm else {}
         self._assistants: dict[tuple[str, int, str], Assistant] = {}
         self._lock = threading.Lock()  # guards the dicts above
-        self._generate = threading.Lock()  # llama.cpp serves one generation at a time
+        # As many answers generate at once as the backend decodes together (llm_parallel
+        # slots of the local model; one for an in-process model); the rest wait here.
+        self.concurrent_answers = max_concurrent_answers(settings)
+        self._generate = threading.BoundedSemaphore(self.concurrent_answers)
         self._index_lock = threading.Lock()
 
     # --- assistants ------------------------------------------------------------------------
@@ -89,11 +92,12 @@ class ChatService:
         top_k: int | None = None,
         model: str | None = None,
     ) -> AnswerStream:
-        """One answer at a time across every visitor: the model is shared."""
+        """At most `concurrent_answers` answers generate at once across every visitor: the
+        model is shared."""
         assistant = self.assistant(collection, top_k, model)
-        return AnswerStream(self._one_at_a_time(assistant, question, history))
+        return AnswerStream(self._gated(assistant, question, history))
 
-    def _one_at_a_time(
+    def _gated(
         self, assistant: Assistant, question: str, history: Sequence[tuple[str, str]]
     ) -> Generator[str, None, Answer]:
         with self._generate:

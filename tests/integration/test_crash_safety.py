@@ -1,5 +1,7 @@
 """`qa index` killed with SIGKILL at random moments, several times, then re-run: the store
 must open every time, and at the end hold exactly the chunks of a clean build, once each.
+The on-disk BM25 index must come back in step with the store after every kill (by reading
+the store back, as a serving process does at start-up) and be exactly in step after the re-run.
 Two `qa index` processes on one collection at once must not corrupt it either.
 
 Real processes and the real on-disk Chroma; the hash embedder keeps each run to seconds (the
@@ -35,7 +37,21 @@ s = Settings()
 store = ChunkStore(open_client(s.home, None), s.collection, "hash-256", 256)
 ids = [c.id for c in store.iter_chunks()]
 files = {p: r.chunks for p, r in store.file_records().items()}
-print(json.dumps({"count": store.count(), "ids": ids, "files": files}))
+# BM25 as a serving process finds it, then after catching up with the store.
+from index.lexical import LexicalIndex
+from index.lexical_sync import in_step, sync
+from index.lexical_writer import LexicalWriter
+index = LexicalIndex(s.lexical_folder())
+was_in_step = in_step(store, index)
+caught_up = sync(store, LexicalWriter(s.lexical_folder())).changed
+lexical_ids = [
+    i.decode() for seg in index.current().segments for i, live in zip(seg.ids, seg.live_mask())
+    if live
+]
+print(json.dumps({"count": store.count(), "ids": ids, "files": files,
+                  "lexical_ids": lexical_ids, "lexical_files": sorted(LexicalWriter(
+                      s.lexical_folder()).files()), "was_in_step": was_in_step,
+                  "caught_up": caught_up}))
 """
 
 
@@ -103,6 +119,7 @@ def test_sigkill_mid_index_never_corrupts_and_a_rerun_completes(
     env = _env(tmp_path, "articles")
     rng = random.Random(20261123)
     seen_partial = []
+    caught_up = []  # per kill: did BM25 lag the store and need reading back?
     stored_share = 0.0
     for _ in range(KILLS):
         # Aim inside the files that are left: each run skips what is stored already.
@@ -112,14 +129,26 @@ def test_sigkill_mid_index_never_corrupts_and_a_rerun_completes(
         stored_share = len(state["files"]) / len(clean_build["files"])
         assert state["count"] == len(set(state["ids"]))
         assert set(state["ids"]) <= set(clean_build["ids"])
+        # BM25 is brought in step with the store by reading it back, never by re-indexing.
+        assert sorted(state["lexical_ids"]) == sorted(state["ids"])
+        assert state["lexical_files"] == sorted(state["files"])
         seen_partial.append(state["count"])
+        caught_up.append(state["caught_up"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "crash.json").write_text(
-        json.dumps({"clean_chunks": clean_build["count"], "after_each_kill": seen_partial}),
+        json.dumps(
+            {
+                "clean_chunks": clean_build["count"],
+                "after_each_kill": seen_partial,
+                "bm25_caught_up_after_each_kill": caught_up,
+            }
+        ),
         encoding="utf-8",
     )
     # At least one kill must land while chunks were being written, or nothing was proved.
     assert any(0 < n < clean_build["count"] for n in seen_partial), seen_partial
+    # And at least one kill must have left BM25 behind the store, or catching up was not tested.
+    assert any(caught_up), caught_up
 
     proc = _index(corpus, env)
     _, err = proc.communicate(timeout=600)
@@ -129,6 +158,9 @@ def test_sigkill_mid_index_never_corrupts_and_a_rerun_completes(
     assert sorted(final["ids"]) == sorted(clean_build["ids"])
     assert final["files"].keys() == clean_build["files"].keys()
     assert sum(final["files"].values()) == final["count"]
+    # The re-run left BM25 exactly in step: loaded as saved, nothing to catch up.
+    assert final["was_in_step"] and not final["caught_up"]
+    assert sorted(final["lexical_ids"]) == sorted(clean_build["ids"])
 
 
 def test_two_writers_at_once_leave_one_clean_copy(

@@ -35,7 +35,12 @@ def _assert_slices_article(scored: NodeWithScore) -> None:
 
 
 def test_hybrid_retriever_returns_nodes_with_exact_offsets(indexed_assistant) -> None:
-    retriever = HybridNodeRetriever(indexed_assistant.store, HashEmbedder(), similarity_top_k=4)
+    retriever = HybridNodeRetriever(
+        indexed_assistant.store,
+        HashEmbedder(),
+        lexical=indexed_assistant.lexical,
+        similarity_top_k=4,
+    )
     nodes = retriever.retrieve("Choe Son-hui Ri Yong-ho")
     assert len(nodes) == 4
     assert [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
@@ -51,7 +56,9 @@ def test_evidence_postprocessor_picks_sentences_and_abstains_with_nothing(
     indexed_assistant,
 ) -> None:
     embedder = HashEmbedder()
-    chunks = HybridNodeRetriever(indexed_assistant.store, embedder).retrieve(KIM)
+    chunks = HybridNodeRetriever(
+        indexed_assistant.store, embedder, lexical=indexed_assistant.lexical
+    ).retrieve(KIM)
     evidence = SentenceEvidencePostprocessor(embedder=embedder, top_n=3, min_relevance=-1.0)
     sentences = evidence.postprocess_nodes(chunks, QueryBundle(KIM))
     assert 1 <= len(sentences) <= 3
@@ -191,7 +198,9 @@ def test_assistant_takes_any_llama_index_retriever_and_postprocessors(indexed_as
 
 
 def test_llama_index_embedding_model_drives_the_evidence_step(indexed_assistant) -> None:
-    chunks = HybridNodeRetriever(indexed_assistant.store, HashEmbedder()).retrieve(KIM)
+    chunks = HybridNodeRetriever(
+        indexed_assistant.store, HashEmbedder(), lexical=indexed_assistant.lexical
+    ).retrieve(KIM)
     ours = SentenceEvidencePostprocessor(embedder=HashEmbedder(), min_relevance=-1)
     theirs = SentenceEvidencePostprocessor(embedder=_HashEmbedding(), min_relevance=-1)
     a = ours.postprocess_nodes(chunks, QueryBundle(KIM))

@@ -94,6 +94,27 @@ def test_modified_file_is_replaced(assistant, seeds_copy) -> None:
     )
 
 
+def test_a_changed_file_stays_searchable_until_its_new_chunks_are_in(assistant, seeds_copy) -> None:
+    assistant.index([seeds_copy])
+    before = sorted(c.id for c in assistant.store.iter_chunks())
+    path = seeds_copy / seed("004").name
+    path.write_text(path.read_text(encoding="utf-8").replace(OLD, NEW), encoding="utf-8")
+
+    class BrokenEmbedder(HashEmbedder):  # the re-index dies while embedding the new version
+        def embed(self, texts):
+            raise RuntimeError("embedder down")
+
+    old_sha = assistant.store.file_records()[str(path.resolve())].file_sha256
+    with pytest.raises(RuntimeError):
+        index_paths([seeds_copy], assistant.store, BrokenEmbedder(), progress=False)
+    # Readers still find the old version, whole, and its record still says so (the next run
+    # sees the new hash and replaces it).
+    assert sorted(c.id for c in assistant.store.iter_chunks()) == before
+    assert assistant.store.file_records()[str(path.resolve())].file_sha256 == old_sha
+    assert assistant.index([seeds_copy]).updated == [path.name]
+    assert_store_consistent(assistant)
+
+
 def test_deleted_file_is_removed(assistant, seeds_copy) -> None:
     assistant.index([seeds_copy])
     gone = seeds_copy / seed("002").name

@@ -40,7 +40,9 @@ def test_llm_reranker_reorders_and_keeps_top_n(indexed_assistant) -> None:
     settings = indexed_assistant.settings.model_copy(update={"reranker": "llm", "rerank_top_n": 2})
     llm = RankingLLM()
     (reranker,) = make_reranker(settings, llm)
-    chunks = HybridNodeRetriever(indexed_assistant.store, indexed_assistant.embedder).retrieve(KIM)
+    chunks = HybridNodeRetriever(
+        indexed_assistant.store, indexed_assistant.embedder, lexical=indexed_assistant.lexical
+    ).retrieve(KIM)
     ranked = reranker.postprocess_nodes(chunks, QueryBundle(KIM))
     assert len(llm.rank_prompts) == 1 and len(ranked) == 2
     assert "Ri Yong-ho" in ranked[0].node.get_content()
@@ -59,7 +61,9 @@ def test_assistant_with_the_reranker_setting_answers_and_cites(indexed_assistant
 def test_unreadable_ranking_keeps_the_retrieval_order(indexed_assistant, caplog) -> None:
     settings = indexed_assistant.settings.model_copy(update={"reranker": "llm"})
     (reranker,) = make_reranker(settings, FakeLLM())  # answers "NOT IN ARTICLES"
-    chunks = HybridNodeRetriever(indexed_assistant.store, indexed_assistant.embedder).retrieve(KIM)
+    chunks = HybridNodeRetriever(
+        indexed_assistant.store, indexed_assistant.embedder, lexical=indexed_assistant.lexical
+    ).retrieve(KIM)
     with caplog.at_level(logging.INFO, logger="qa.reranking"):
         kept = reranker.postprocess_nodes(chunks, QueryBundle(KIM))
     assert [n.node.node_id for n in kept] == [n.node.node_id for n in chunks[:3]]

@@ -13,7 +13,7 @@ from index.embedding import HashEmbedder, make_embedder
 from index.loaders import load_article
 from index.store import ChunkStore, FileRecord, StoreError, open_client
 from qa.evidence import select_evidence
-from qa.retrieval import BM25Index, HybridRetriever
+from qa.retrieval import HybridRetriever
 from qa.settings import Settings
 
 # --- embedders ---------------------------------------------------------------------------------
@@ -71,10 +71,8 @@ def test_file_records_and_delete(store) -> None:
     store.put_file(record)
     store.put_file(record)
     assert store.file_records() == {"/x/a.txt": record}
-    version = store.version()
     store.delete_file("/x/a.txt")
     assert store.file_records() == {}
-    assert store.version() != version
 
 
 def test_empty_store_query_is_empty(store) -> None:
@@ -96,7 +94,9 @@ def test_bad_chroma_url_is_a_store_error(tmp_path) -> None:
 
 # --- retrieval and evidence --------------------------------------------------------------------
 def test_hybrid_retrieval_finds_the_rare_words(indexed_assistant) -> None:
-    retriever = HybridRetriever(indexed_assistant.store, HashEmbedder(), candidates=10)
+    retriever = HybridRetriever(
+        indexed_assistant.store, HashEmbedder(), lexical=indexed_assistant.lexical, candidates=10
+    )
     hits = retriever.retrieve("Choe Son-hui Ri Yong-ho", top_k=3)
     assert 1 <= len(hits) <= 3
     assert hits[0].chunk.source.startswith("004")
@@ -106,14 +106,14 @@ def test_hybrid_retrieval_finds_the_rare_words(indexed_assistant) -> None:
 
 
 def test_dense_only_retrieval(indexed_assistant) -> None:
-    retriever = HybridRetriever(indexed_assistant.store, HashEmbedder(), hybrid=False)
+    retriever = HybridRetriever(indexed_assistant.store, HashEmbedder(), lexical=None, hybrid=False)
     hits = retriever.retrieve("Kim Putin summit", top_k=4)
     assert len(hits) == 4
     assert all(h.bm25 is None and h.dense is not None for h in hits)
 
 
 def test_bm25_ignores_unknown_words(indexed_assistant) -> None:
-    bm25 = BM25Index(indexed_assistant.store)
+    bm25 = indexed_assistant.lexical
     assert bm25.search("zzzzqqq xyzzy", 5) == []
     assert bm25.search("Yongbyon", 5)
 
@@ -122,7 +122,9 @@ def test_select_evidence_ranks_sentences_and_respects_limit(indexed_assistant) -
     emb = HashEmbedder()
     question = "Who were the key officials accompanying Kim during the extended summit?"
     qvec = emb.embed([question])[0]
-    hits = HybridRetriever(indexed_assistant.store, emb).retrieve(question, 5, qvec)
+    hits = HybridRetriever(
+        indexed_assistant.store, emb, lexical=indexed_assistant.lexical
+    ).retrieve(question, 5, qvec)
     evidence = select_evidence(question, qvec, hits, emb, limit=3)
     assert len(evidence) == 3
     assert "Ri Yong-ho" in evidence[0].text
@@ -190,3 +192,10 @@ def test_store_failures_become_store_errors_and_server_faults_are_retried(
     with pytest.raises(StoreError, match="is the server running"):
         store._call("counting chunks", flaky)
     assert calls["n"] == -10 + store_module.SERVER_RETRIES + 1
+
+
+def test_file_records_are_read_page_by_page(store, monkeypatch) -> None:
+    monkeypatch.setattr("index.store.FILE_PAGE", 2)  # 5 records: pages of 2, 2 and 1
+    records = [FileRecord(f"/x/{i}.txt", f"{i}.txt", f"{i}" * 64, "T", "", "", 1) for i in range(5)]
+    store.put_files(records)
+    assert store.file_records() == {r.path: r for r in records}
