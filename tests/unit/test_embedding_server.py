@@ -1,5 +1,5 @@
 """The embedding server's API in-process (hash embedder; the real server and MiniLM are in
-tests/integration/test_embedding_server.py)."""
+tests/integration/test_seeds_via_embedding_server.py)."""
 
 from __future__ import annotations
 
