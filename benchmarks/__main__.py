@@ -35,13 +35,9 @@ def run_phase(name: str, **args: Any) -> tuple[dict[str, Any], float]:
 
 
 def start_chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
-    import socket
+    from qa.runtime.health import HealthError, free_port, wait_until_healthy
 
-    import httpx
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     exe = Path(sys.executable).parent / "chroma"
     proc = subprocess.Popen(
         [str(exe), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
@@ -49,14 +45,15 @@ def start_chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("chroma server did not start")
+    heartbeat = f"{url}/api/v2/heartbeat"
+    try:
+        wait_until_healthy(
+            heartbeat, timeout_s=60, process=proc, interval_s=0.5, request_timeout_s=1
+        )
+    except HealthError:
+        proc.kill()
+        raise SystemExit("chroma server did not start") from None
+    return proc, url
 
 
 def million(sizes: list[int], common: dict[str, Any], work: str, step: Any) -> dict[str, Any]:

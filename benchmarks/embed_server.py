@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,14 +21,14 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-import httpx
 import psutil
 
 from benchmarks import workloads
 from index.embedding import Embedder, embedder_from_settings
 from index.indexer import index_paths
 from index.store import ChunkStore, open_client
-from qa.settings import SEEDS_DIR, Settings
+from qa.core.settings import SEEDS_DIR, Settings
+from qa.runtime.health import HealthTimeout, ProcessExited, free_port, wait_until_healthy
 
 
 @dataclass
@@ -38,26 +37,18 @@ class Setup:
     embedder: Embedder
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(port: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "qa.cli", "embed-server", "--port", str(port)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"qa embed-server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("qa embed-server did not start within 180 s")
+    url = f"http://127.0.0.1:{port}/health"
+    try:
+        wait_until_healthy(url, timeout_s=180, process=proc, request_timeout_s=1)
+    except ProcessExited as exited:
+        raise SystemExit(f"qa embed-server exited with {exited.returncode}") from None
+    except HealthTimeout:
+        proc.terminate()
+        raise SystemExit("qa embed-server did not start within 180 s") from None
+    return proc
 
 
 def index_once(
@@ -116,18 +107,28 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="bench-embed-"))
-    port = _free_port()
+    port = free_port()
     proc = start_server(port)
     try:
         corpus = workloads.build_corpus(work / "corpus", args.documents)
         url = f"http://127.0.0.1:{port}/v1"
         local = Settings(home=work / "home")
-        setups = [Setup("in-process", embedder_from_settings(local))]
+        setups = [
+            Setup(
+                "in-process",
+                embedder_from_settings(local.embedding, local.runtime.request_timeout_s),
+            )
+        ]
         for c in (1, args.concurrency):
             remote = local.model_copy(
                 update={"embed_backend": "openai", "embed_base_url": url, "embed_concurrency": c}
             )
-            setups.append(Setup(f"server, concurrency {c}", embedder_from_settings(remote)))
+            setups.append(
+                Setup(
+                    f"server, concurrency {c}",
+                    embedder_from_settings(remote.embedding, remote.runtime.request_timeout_s),
+                )
+            )
         for s in setups:  # warm: model caches, connections, the server's first batch
             s.embedder.embed(["warm up"] * 32)
         server = psutil.Process(proc.pid)

@@ -22,7 +22,7 @@ from benchmarks import workloads
 from evals.metrics import percentile
 from index.lexical import LexicalIndex
 from index.lexical_writer import chunk_words
-from qa.text import tokens
+from index.text import tokens
 
 
 def _ms(values: list[float]) -> dict[str, float]:

@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any
 
-from qa.settings import Settings
+from qa.core.settings import Settings
 
 QUESTIONS = [
     "Who accompanied Kim at the extended talks?",
@@ -58,15 +58,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa import Assistant
-    from qa.llamaindex_llm import LlamaIndexChatLLM, _openai_like
-    from qa.llm import OpenAICompatibleLLM, make_llm
-    from qa.prompts import answer_messages
+    from qa.evidence.select import select_evidence
+    from qa.generate.backends.llama_index import LlamaIndexChatLLM, _openai_like
+    from qa.generate.llm import LocalModelLLM, OpenAICompatibleLLM
+    from qa.generate.prompts import answer_messages
+    from qa.retrieve.node_retriever import HybridNodeRetriever
+    from qa.understand.profile import QuestionProfile
 
     settings = Settings(**({"llm_model": args.model} if args.model else {}))
     assistant = Assistant(settings)
     assistant.ensure_indexed()
-    local = make_llm(settings)
-    url = local.process.ensure_running()  # type: ignore[attr-defined]
+    local = LocalModelLLM(settings)
+    url = local.process.ensure_running()
     served = settings.model_copy(update={"openai_base_url": url, "temperature": 0.0})
     clients = {
         "ours": OpenAICompatibleLLM(served, retries=0),
@@ -75,11 +78,12 @@ def main() -> None:
     prompts = []
     for question in QUESTIONS:
         vector = assistant.embedder.embed([question])[0]
-        hits = assistant.retriever.search.retrieve(question, settings.top_k, query_vector=vector)  # type: ignore[attr-defined]
-        from qa.evidence import select_evidence
-
-        evidence = select_evidence(question, vector, hits, assistant.embedder, 4)
-        prompts.append(answer_messages(question, evidence, settings.abstain_instruction))
+        retriever = assistant.retriever
+        assert isinstance(retriever, HybridNodeRetriever)
+        hits = retriever.search.retrieve(question, settings.retrieval.top_k, query_vector=vector)
+        profile = QuestionProfile.of(question)
+        evidence = select_evidence(profile, vector, hits, assistant.embedder, 4)
+        prompts.append(answer_messages(profile, evidence, settings.generation.abstain_instruction))
 
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in clients}
     request = 0
@@ -89,10 +93,12 @@ def main() -> None:
                 for name in order:
                     request += 1
                     first, total, _text = _timed(
-                        clients[name], _numbered(messages, request), settings.max_answer_tokens
+                        clients[name],
+                        _numbered(messages, request),
+                        settings.generation.max_answer_tokens,
                     )
                     runs[name].append((first, total))
-    local.close()  # type: ignore[attr-defined]
+    local.close()
     result: dict[str, Any] = {
         name: {
             "first_piece_s_median": round(statistics.median(r[0] for r in runs[name]), 4),
@@ -102,7 +108,7 @@ def main() -> None:
         for name in clients
     }
     result["import_s"] = {
-        "ours": _import_seconds("qa.llm"),
+        "ours": _import_seconds("qa.generate.llm"),
         "llama_index_openai_like": _import_seconds("llama_index.llms.openai_like"),
     }
     print(json.dumps(result, indent=2))

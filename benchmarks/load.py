@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 
 from evals.metrics import percentile
+from qa.runtime.health import HealthTimeout, ProcessExited, free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 # The questions of tests/integration/test_load.py and what a right answer contains.
@@ -62,12 +61,6 @@ def interleaved(users: list[int], slots: list[int]) -> list[Cell]:
     return cells
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def ui_server(home: Path, slots: int, n_ctx: int | None, log: Path) -> Iterator[tuple[str, int]]:
     """`qa ui` with `slots` model slots; yields (url, pid) once the page answers."""
@@ -75,7 +68,7 @@ def ui_server(home: Path, slots: int, n_ctx: int | None, log: Path) -> Iterator[
            "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
     if n_ctx:
         env["QA_N_CTX"] = str(n_ctx)
-    port = _free_port()
+    port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "qa.cli", "ui", "--port", str(port), "--no-browser"],
@@ -95,17 +88,14 @@ def ui_server(home: Path, slots: int, n_ctx: int | None, log: Path) -> Iterator[
 
 
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"qa ui exited ({proc.returncode}):\n{log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"qa ui did not answer within {START_TIMEOUT_S} s")
+    try:
+        wait_until_healthy(url, timeout_s=START_TIMEOUT_S, process=proc, interval_s=0.5)
+    except ProcessExited as exited:
+        raise SystemExit(
+            f"qa ui exited ({exited.returncode}):\n{log.read_text()[-2000:]}"
+        ) from None
+    except HealthTimeout:
+        raise SystemExit(f"qa ui did not answer within {START_TIMEOUT_S} s") from None
 
 
 def _tree_rss(pid: int) -> int:
@@ -307,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
     args = parser.parse_args(argv)
     if args.home is None:
-        from qa.settings import Settings
+        from qa.core.settings import Settings
 
-        args.home = Settings().home
+        args.home = Settings().store.home
     args.out.parent.mkdir(parents=True, exist_ok=True)
     logs = args.out.parent
     results = []

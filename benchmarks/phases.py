@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks import workloads
 from evals.memory import peak_rss_mb
 from evals.metrics import answer_correct, percentile
-from qa.settings import SEEDS_DIR, Settings
+from qa.core.settings import SEEDS_DIR, Settings
 
 
 def _latency_summary(values: list[float]) -> dict[str, float | None]:
@@ -46,7 +46,7 @@ def answer_ours(home: str, limit: int | None, **_: Any) -> dict[str, Any]:
         total.append(answer.timings["total"])
         ttft.append(answer.timings.get("ttft", answer.timings["total"]))
         answers.append(answer.text if not answer.abstained else "")
-    getattr(assistant.llm, "close", lambda: None)()  # its peak memory counts once it has ended
+    assistant.llm.close()  # its peak memory counts once it has ended
     return {
         "questions": len(rows),
         "accuracy": _score(rows, answers),
@@ -87,9 +87,9 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
 
     settings = Settings(home=Path(home))
     corpus = workloads.build_corpus(Path(workdir) / f"corpus{documents}", documents)
-    embedder = embedder_from_settings(settings)
+    embedder = embedder_from_settings(settings.embedding, settings.runtime.request_timeout_s)
     embedder.embed(["warm up"])
-    client = open_client(settings.home, None)
+    client = open_client(settings.store.home, None)
     name = f"bench-index-{documents}-{time.time_ns()}"
     store = ChunkStore(client, name, embedder.name, embedder.dimension)
 
@@ -102,10 +102,10 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
     texts = []
     for path in sorted(corpus.iterdir()):
         article = load_article(path)
-        texts += [embedding_text(c) for c in chunk_article(article, settings.chunk_words)]
+        texts += [embedding_text(c) for c in chunk_article(article, settings.indexing.chunk_words)]
     started = time.perf_counter()
-    for i in range(0, len(texts), settings.embed_batch_size):
-        embedder.embed(texts[i : i + settings.embed_batch_size])
+    for i in range(0, len(texts), settings.embedding.embed_batch_size):
+        embedder.embed(texts[i : i + settings.embedding.embed_batch_size])
     raw_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -132,7 +132,7 @@ def retrieval_scale(
     from index.embedding import make_embedder
     from index.lexical import LexicalIndex
     from index.store import ChunkStore, open_client
-    from qa.retrieval import HybridRetriever
+    from qa.retrieve.hybrid import HybridRetriever
 
     embedder = make_embedder("minilm", 32)
     base_chunks, base_vectors = workloads.base_chunks(embedder)
@@ -145,8 +145,8 @@ def retrieval_scale(
                             collection=f"bench-scale-{size}")  # fmt: skip
         # A server started on this home's store serves the very collections the embedded run
         # filled, so both use the one BM25 index (a deployment shares it the same way).
-        folder = Settings(home=Path(home), collection=settings.collection).lexical_folder()
-        store = ChunkStore(client, settings.collection, embedder.name, embedder.dimension)
+        folder = Settings(home=Path(home), collection=settings.store.collection).lexical_folder()
+        store = ChunkStore(client, settings.store.collection, embedder.name, embedder.dimension)
         started = time.perf_counter()
         workloads.fill_to(store, base_chunks, base_vectors, size)
         fill_s = time.perf_counter() - started
@@ -156,18 +156,18 @@ def retrieval_scale(
         lexical = LexicalIndex(folder)
         retriever = HybridRetriever(store, embedder, lexical=lexical, hybrid=True)
         started = time.perf_counter()
-        retriever.retrieve(questions[0], settings.top_k, query_vector=qvecs[0])
+        retriever.retrieve(questions[0], settings.retrieval.top_k, query_vector=qvecs[0])
         first_s = time.perf_counter() - started  # opens the saved BM25 index: no rebuild
         hybrid, dense, bm25 = [], [], []
         for q, v in zip(questions, qvecs, strict=True):
             t0 = time.perf_counter()
-            retriever.retrieve(q, settings.top_k, query_vector=v)
+            retriever.retrieve(q, settings.retrieval.top_k, query_vector=v)
             hybrid.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            store.query(v, settings.top_k)
+            store.query(v, settings.retrieval.top_k)
             dense.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            lexical.search(q, settings.candidates)
+            lexical.search(q, settings.retrieval.candidates)
             bm25.append(time.perf_counter() - t0)
         out[str(size)] = {
             "chunks": store.count(),

@@ -3,7 +3,7 @@
 SimpleDirectoryReader -> default SentenceSplitter -> ChromaVectorStore -> VectorStoreIndex ->
 CitationQueryEngine (similarity_top_k=3, streaming), with the same MiniLM embedder, the same
 GGUF model file and the same runtime as our pipeline: llama.cpp's server in a child process
-(qa/supervisor.py), reached through llama-index's OpenAI-like integration, which applies the
+(qa/runtime/supervisor.py), reached through llama-index's OpenAI-like integration, which applies the
 model's own chat template.
 """
 
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.settings import Settings
+from qa.core.settings import Settings
 
 
 class ReferencePipeline:
@@ -29,8 +29,8 @@ class ReferencePipeline:
         from llama_index.llms.openai_like import OpenAILike
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
-        from qa.model_files import resolve_model_path
-        from qa.supervisor import ModelProcess
+        from qa.runtime.model_files import resolve_model_path
+        from qa.runtime.supervisor import ModelProcess
 
         started = time.perf_counter()
         documents = SimpleDirectoryReader(str(corpus)).load_data()
@@ -52,17 +52,17 @@ class ReferencePipeline:
         self.index_seconds = time.perf_counter() - started
         # The same threads as ours (llama.cpp's own default is half the cores).
         self.model_process = ModelProcess(
-            resolve_model_path(settings.llm_model, settings.home),
-            threads=settings.n_threads or os.cpu_count() or 2,
+            resolve_model_path(settings.generation.llm_model, settings.store.home),
+            threads=settings.runtime.n_threads or os.cpu_count() or 2,
         )
         self.llm = OpenAILike(
-            model=settings.llm_model,
+            model=settings.generation.llm_model,
             api_base=self.model_process.ensure_running(),
             api_key="unused",
             is_chat_model=True,
-            context_window=settings.n_ctx,
+            context_window=settings.runtime.n_ctx,
             temperature=0.0,
-            max_tokens=settings.max_answer_tokens,
+            max_tokens=settings.generation.max_answer_tokens,
         )
         self.engine = CitationQueryEngine.from_args(
             self.index, llm=self.llm, similarity_top_k=3, streaming=True

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa.settings import SEEDS_DIR, Settings
+from qa.core.settings import SEEDS_DIR, Settings
 
 ARTICLE = "004_dfd909dab3a5d0b8.txt"
 
@@ -36,7 +36,7 @@ def messages(words: int = 300) -> list[dict[str, str]]:
 def via_server(model: Path, threads: int, reps: int, max_tokens: int) -> list[dict[str, float]]:
     import httpx
 
-    from qa.supervisor import ModelProcess
+    from qa.runtime.supervisor import ModelProcess
 
     process = ModelProcess(model, threads=threads)
     started = time.perf_counter()
@@ -86,14 +86,14 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.runtime_speed")
     parser.add_argument("--runtime", choices=["server", "llama-cpp-python"], default="server")
-    parser.add_argument("--model", default=Settings().llm_model)
+    parser.add_argument("--model", default=Settings().generation.llm_model)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=96)
     args = parser.parse_args()
-    from qa.model_files import resolve_model_path
+    from qa.runtime.model_files import resolve_model_path
 
-    model = resolve_model_path(args.model, Settings().home)
+    model = resolve_model_path(args.model, Settings().store.home)
     measure = via_server if args.runtime == "server" else via_llama_cpp_python
     runs = measure(model, args.threads, args.reps, args.max_tokens)
     print(json.dumps({"runtime": args.runtime, "model": args.model, "threads": args.threads,

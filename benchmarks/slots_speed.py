@@ -2,7 +2,7 @@
 
     python -m benchmarks.slots_speed [--slots 1 2 4] [--reps 2] [--threads N]
 
-For each slot count N the model process (qa/supervisor.py) starts with `--parallel N` and
+For each slot count N the model process (qa/runtime/supervisor.py) starts with `--parallel N` and
 gets N requests at once: the same seeds article with a different closing request each,
 prompt cache off, 96 generated tokens. Reported per N, medians over --reps: the wall time
 for the N answers, answers per minute, and llama.cpp's own counters per request (prompt
@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from benchmarks.runtime_speed import messages
-from qa.settings import Settings
+from qa.core.settings import Settings
 
 ASKS = ["in ten long sentences", "for a newsletter, in ten sentences",
         "for a radio bulletin, at length", "as ten detailed bullet points"]  # fmt: skip
@@ -72,7 +72,7 @@ def together(url: str, slots: int, max_tokens: int) -> dict[str, float]:
 
 
 def measure(model: Path, slots: int, threads: int, reps: int, max_tokens: int) -> dict[str, Any]:
-    from qa.supervisor import ModelProcess
+    from qa.runtime.supervisor import ModelProcess
 
     load_before = os.getloadavg()[0]  # other work on the machine slows every cell
     process = ModelProcess(model, parallel=slots, threads=threads)
@@ -89,14 +89,14 @@ def measure(model: Path, slots: int, threads: int, reps: int, max_tokens: int) -
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.slots_speed")
     parser.add_argument("--slots", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--model", default=Settings().llm_model)
+    parser.add_argument("--model", default=Settings().generation.llm_model)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=96)
     args = parser.parse_args(argv)
-    from qa.model_files import resolve_model_path
+    from qa.runtime.model_files import resolve_model_path
 
-    model = resolve_model_path(args.model, Settings().home)
+    model = resolve_model_path(args.model, Settings().store.home)
     for slots in args.slots:
         print(json.dumps(measure(model, slots, args.threads, args.reps, args.max_tokens)),
               flush=True)  # fmt: skip

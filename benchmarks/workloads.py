@@ -22,7 +22,7 @@ from index.lexical import LexicalIndex
 from index.lexical_writer import LexicalWriter, chunk_words
 from index.store import ChunkStore, FileRecord
 from index.types import Chunk
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS_GOLD = ROOT / "evals" / "gold" / "seeds.jsonl"

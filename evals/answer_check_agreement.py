@@ -13,11 +13,12 @@ import argparse
 import json
 from pathlib import Path
 
-from qa.answer_judge import judge_gives_answer
-from qa.answer_kind import expected_kind, gives_kind
-from qa.llm import make_llm
-from qa.markers import strip_markers
-from qa.settings import Settings
+from qa.core.markers import strip_markers
+from qa.core.settings import Settings
+from qa.generate.llm import make_llm
+from qa.understand.asked_kind import expected_kind
+from qa.verify.answer_judge import judge_gives_answer
+from qa.verify.answer_kind import gives_kind
 
 SAMPLE = Path(__file__).with_name("answer_check_sample.jsonl")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from evals.judges import LLMSupportJudge
 from evals.metrics import Judge, LexicalSemanticJudge
 from index.embedding import embedder_from_settings
-from qa.llm import make_llm
-from qa.settings import Settings
+from qa.core.settings import Settings
+from qa.generate.llm import make_llm
 
 SAMPLE = Path(__file__).with_name("judge_sample.jsonl")
 
@@ -38,9 +38,10 @@ def main(argv: list[str] | None = None) -> None:
     rows = [json.loads(line) for line in args.sample.read_text().splitlines() if line.strip()]
     settings = Settings()
     judges: dict[str, Judge] = {
-        "lexical": LexicalSemanticJudge(None, settings.min_support),
+        "lexical": LexicalSemanticJudge(None, settings.verification.min_support),
         "lexical+minilm": LexicalSemanticJudge(
-            embedder_from_settings(settings), settings.min_support
+            embedder_from_settings(settings.embedding, settings.runtime.request_timeout_s),
+            settings.verification.min_support,
         ),
         "llm": LLMSupportJudge(make_llm(settings)),
     }

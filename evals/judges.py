@@ -1,6 +1,6 @@
 """Support judges for `qa eval`'s sentence-support metrics.
 
-The assistant keeps an answer sentence when its own scorer (qa/support.py) says a source
+The assistant keeps an answer sentence when its own scorer (qa/verify/support.py) says a source
 supports it, so scoring support with that same scorer can only read 1.0. `LLMSupportJudge`
 asks a different question of a different method: the language model reads the passage and
 the claim and says Yes or No (grammar-constrained with llama.cpp). Its agreement with hand
@@ -9,8 +9,8 @@ labels is measured by `python -m evals.judge_agreement` (docs/evaluation.md).
 
 from __future__ import annotations
 
-from qa.answer_judge import judge_supported
-from qa.llm import LLM
+from qa.generate.llm import LLM
+from qa.verify.answer_judge import judge_supported
 
 
 class LLMSupportJudge:

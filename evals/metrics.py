@@ -16,14 +16,15 @@ from typing import Any
 from index.embedding import Embedder
 from index.loaders import LoadError, load_article
 from index.sentences import split_sentences
-from qa.markers import LEADING_MARKERS, marker_numbers, strip_markers
-from qa.support import cosine, lexical_support, support_score
-from qa.text import NUMBER_WORDS
+from index.text import NUMBER_WORDS
+from qa.core.markers import LEADING_MARKERS, marker_numbers, strip_markers
+from qa.core.text import lexical_support
+from qa.verify.support import cosine, support_score
 
 Judge = Callable[[str, str, str], bool]
 """judge(claim, passage, question) -> does the passage support the claim?"""
 
-DEFAULT_SUPPORT_THRESHOLD = 0.45  # the assistant's own `min_support` default (qa/settings.py)
+DEFAULT_SUPPORT_THRESHOLD = 0.45  # the assistant's own `min_support` default (qa/core/settings.py)
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _POSSESSIVE = re.compile(r"['’]s\b")
@@ -147,7 +148,7 @@ def quote_valid(citation: dict[str, Any], corpus_dir: Path, cache: dict[str, str
 
 
 class LexicalSemanticJudge:
-    """Support judge built on the assistant's own scorer (qa/support.py).
+    """Support judge built on the assistant's own scorer (qa/verify/support.py).
 
     With an embedder: support_score(lexical, cosine) >= threshold, as the assistant decides.
     Without one: lexical support alone >= threshold (no model to load; used by unit tests)."""

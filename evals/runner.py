@@ -21,7 +21,7 @@ from evals.judges import LLMSupportJudge
 from evals.memory import peak_rss_mb
 from evals.report import write_chart, write_report
 from qa import Answer, Assistant, Settings
-from qa.errors import UserError
+from qa.core.errors import UserError
 
 
 class GoldFileError(UserError):
@@ -55,9 +55,13 @@ def load_gold(path: Path) -> list[dict[str, Any]]:
 
 def eval_collection(corpus: Path, settings: Settings) -> str:
     """One collection per corpus and per chunking/embedder, so indexes are reused safely."""
-    embedder = settings.embedder if settings.embed_backend == "local" else settings.embed_model
-    key = f"{corpus.resolve()}|{embedder}|{settings.chunk_words}|"
-    key += f"{settings.chunk_overlap_sentences}"
+    embedder = (
+        settings.embedding.embedder
+        if settings.embedding.embed_backend == "local"
+        else settings.embedding.embed_model
+    )
+    key = f"{corpus.resolve()}|{embedder}|{settings.indexing.chunk_words}|"
+    key += f"{settings.indexing.chunk_overlap_sentences}"
     slug = "".join(ch if ch.isalnum() else "-" for ch in corpus.resolve().name)[:30].strip("-")
     return f"eval-{slug or 'corpus'}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
@@ -151,7 +155,9 @@ def run_eval(
             turns[row["id"]] = (answer.standalone_question, answer.text)
             preds.write(json.dumps({"id": row["id"], **answer.to_json()}, ensure_ascii=False))
             preds.write("\n")
-            records.append(score_record(row, answer, corpus, judge, cache, settings.top_k))
+            records.append(
+                score_record(row, answer, corpus, judge, cache, settings.retrieval.top_k)
+            )
 
     with (out / "scores.jsonl").open("w", encoding="utf-8") as fh:
         for record in records:
@@ -159,9 +165,9 @@ def run_eval(
 
     summary = {
         "metrics": metrics.summarize(records),
-        "settings": settings.model_dump(mode="json", exclude={"home"}),
+        "settings": {k: v for k, v in settings.flat().items() if k != "home"},
         "settings_hash": settings.fingerprint(),
-        "model": f"{settings.llm_backend}:{settings.llm_model}",
+        "model": f"{settings.generation.llm_backend}:{settings.generation.llm_model}",
         "embedder": assistant.embedder.name,
         "support_judge": judge_name,
         "gold": str(gold),
@@ -189,7 +195,9 @@ def make_judge(name: str, assistant: Assistant, settings: Settings) -> metrics.J
     if name == "llm":
         return LLMSupportJudge(assistant.llm)
     if name == "lexical":
-        return metrics.LexicalSemanticJudge(assistant.embedder, threshold=settings.min_support)
+        return metrics.LexicalSemanticJudge(
+            assistant.embedder, threshold=settings.verification.min_support
+        )
     raise UserError(f"unknown support judge {name!r}: choose from {', '.join(JUDGES)}")
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from qa.settings import Settings
+    from index.settings import EmbeddingSettings
 
 
 class Embedder(Protocol):
@@ -111,10 +111,11 @@ def make_embedder(name: str, batch_size: int = 32) -> Embedder:
     )
 
 
-def embedder_from_settings(settings: Settings) -> Embedder:
-    """The one place that turns settings into an embedder: local model or embedding server."""
+def embedder_from_settings(settings: EmbeddingSettings, timeout_s: float = 120.0) -> Embedder:
+    """The one place that turns settings into an embedder: local model or embedding server
+    (`timeout_s`: how long the server may take to answer)."""
     if settings.embed_backend == "openai":
         from index.embedding_client import OpenAIEmbedder
 
-        return OpenAIEmbedder.from_settings(settings)
+        return OpenAIEmbedder.from_settings(settings, timeout_s)
     return make_embedder(settings.embedder, settings.embed_batch_size)

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import numpy as np
 
-from qa.errors import UserError
-from qa.retry import Retry
+from index.errors import UserError
+from index.retry import Retry
 
 if TYPE_CHECKING:
-    from qa.settings import Settings
+    from index.settings import EmbeddingSettings
 
 # Overloaded or restarting servers answer these; a later attempt may succeed.
 RETRY_STATUSES = {429, 502, 503, 504}
@@ -80,12 +80,12 @@ class OpenAIEmbedder:
             raise
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAIEmbedder:
+    def from_settings(cls, settings: EmbeddingSettings, timeout_s: float) -> OpenAIEmbedder:
         return cls(
             settings.embed_base_url,
             settings.embed_model,
             api_key=os.environ.get(settings.embed_api_key_env, ""),
-            timeout_s=settings.request_timeout_s,
+            timeout_s=timeout_s,
             concurrency=settings.embed_concurrency,
             batch_size=settings.embed_batch_size,
         )

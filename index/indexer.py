@@ -19,7 +19,7 @@ from index.chunking import chunk_article
 from index.embedding import Embedder
 from index.lexical_writer import LexicalWriter
 from index.loaders import LoadError, iter_article_files, load_article, sha256_bytes
-from index.store import ChunkStore, FileRecord
+from index.store import FileRecord, Store
 from index.types import Article, Chunk
 
 # Raised when loading reads more from a file (2: the author and byline), so files indexed
@@ -59,7 +59,7 @@ def _read_sha(path: Path) -> str | None:
 
 def index_paths(
     paths: Iterable[str | os.PathLike[str]],
-    store: ChunkStore,
+    store: Store,
     embedder: Embedder,
     *,
     chunk_words: int = 90,
@@ -142,7 +142,7 @@ def index_paths(
 
 def _flush(
     pending: list[tuple[Article, list[Chunk], bool]],
-    store: ChunkStore,
+    store: Store,
     embedder: Embedder,
     report: IndexReport,
     batch_size: int,

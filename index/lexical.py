@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.text import tokens
+from index.text import tokens
 
 K1 = 1.5
 B = 0.75

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from index.lexical import LexicalIndex
 from index.lexical_writer import LexicalWriter
-from index.store import ChunkStore
+from index.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,14 @@ class SyncReport:
         return bool(self.dropped or self.added)
 
 
-def in_step(store: ChunkStore, index: LexicalIndex) -> bool:
+def in_step(store: Store, index: LexicalIndex) -> bool:
     """Cheap check (one count call): the last index run finished, and BM25 holds as many
     chunks as the store. Anything else is checked file by file by `sync`."""
     view = index.current()
     return index.exists() and not view.indexing and view.live_docs == store.count()
 
 
-def sync(store: ChunkStore, writer: LexicalWriter) -> SyncReport:
+def sync(store: Store, writer: LexicalWriter) -> SyncReport:
     """Make the lexical index hold exactly the store's indexed files; caller holds the lock."""
     records = store.file_records()
     held = writer.files()

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from index.lexical import FORMAT, MANIFEST, Segment, read_manifest, term_hash
+from index.text import tokens
 from index.types import Chunk
-from qa.text import tokens
 
 # More segments cost a little per query; merging costs a rewrite. Past this count, the
 # smaller segments are merged into one.

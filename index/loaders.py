@@ -16,9 +16,9 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 from index.boilerplate import article_body
+from index.errors import UserError
 from index.metadata import find_author, find_outlet, find_published, find_title
 from index.types import Article
-from qa.errors import UserError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from qa.errors import UserError
+from index.errors import UserError
 
 
 class IndexBusyError(UserError):

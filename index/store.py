@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
 import numpy as np
 
+from index.errors import UserError
 from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, is_legacy
+from index.retry import Retry
 from index.types import Chunk
-from qa.errors import UserError
-from qa.retry import Retry
 
 
 class StoreError(UserError):
@@ -116,6 +116,25 @@ def list_collections(client: Any) -> list[str]:
     """Corpus names in this Chroma (each corpus also has a `<name>__files` companion)."""
     names = [getattr(c, "name", c) for c in client.list_collections()]
     return sorted(n for n in names if not n.endswith("__files"))
+
+
+class Store(Protocol):
+    """What indexing and answering need of a chunk store (ChunkStore: Chroma, embedded or
+    as a server). A store never embeds: vectors come from our embedder."""
+
+    name: str
+
+    def add_chunks(self, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None: ...
+    def delete_file(self, path: str) -> None: ...
+    def delete_chunks_of(self, *paths: str) -> None: ...
+    def put_file(self, record: FileRecord) -> None: ...
+    def put_files(self, records: Sequence[FileRecord]) -> None: ...
+    def file_records(self) -> dict[str, FileRecord]: ...
+    def count(self) -> int: ...
+    def query(self, embedding: np.ndarray, n: int) -> list[StoredHit]: ...
+    def iter_chunks(self, page: int = 5000) -> Iterator[Chunk]: ...
+    def chunks_of(self, paths: Sequence[str]) -> list[Chunk]: ...
+    def get_chunks(self, ids: Sequence[str]) -> list[Chunk]: ...
 
 
 class ChunkStore:

@@ -13,6 +13,29 @@ class Span:
     end: int
 
 
+@dataclass(frozen=True)
+class ArticleInfo:
+    """What a reader is told about an article: carried once by every piece of evidence and
+    copied into citations and llama-index node metadata from here."""
+
+    source: str  # file name, as shown in citations
+    path: str
+    title: str = ""
+    outlet: str = ""
+    published: str = ""  # ISO 8601 date or datetime, "" when unknown
+    author: str = ""
+
+    def metadata(self) -> dict[str, str]:
+        return {
+            "source": self.source,
+            "path": self.path,
+            "title": self.title,
+            "outlet": self.outlet,
+            "published": self.published,
+            "author": self.author,
+        }
+
+
 @dataclass
 class Article:
     """A loaded article: its text, the spans that are article body, and metadata.
@@ -58,3 +81,9 @@ class Chunk:
     # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
     sentences: list[Span] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
+
+    @property
+    def article(self) -> ArticleInfo:
+        return ArticleInfo(
+            self.source, self.path, self.title, self.outlet, self.published, self.author
+        )

@@ -11,26 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from index.indexer import IndexReport
-    from qa.answer_stream import AnswerStream
     from qa.assistant import ABSTAIN_TEXT, Assistant, Conversation, InputError
-    from qa.errors import UserError
-    from qa.settings import Settings
-    from qa.types import Answer, Citation, RetrievedSource
+    from qa.core.answer_stream import AnswerStream
+    from qa.core.errors import UserError
+    from qa.core.settings import Settings
+    from qa.core.types import Answer, Citation, RetrievedSource
 
 # Imported on first use, so that light entry points (the model process, `qa doctor`'s
 # CPU check) start without loading the store and the embedder's libraries.
 _EXPORTS = {
     "ABSTAIN_TEXT": "qa.assistant",
-    "Answer": "qa.types",
-    "AnswerStream": "qa.answer_stream",
+    "Answer": "qa.core.types",
+    "AnswerStream": "qa.core.answer_stream",
     "Assistant": "qa.assistant",
-    "Citation": "qa.types",
+    "Citation": "qa.core.types",
     "Conversation": "qa.assistant",
     "IndexReport": "index.indexer",
     "InputError": "qa.assistant",
-    "RetrievedSource": "qa.types",
-    "Settings": "qa.settings",
-    "UserError": "qa.errors",
+    "RetrievedSource": "qa.core.types",
+    "Settings": "qa.core.settings",
+    "UserError": "qa.core.errors",
 }
 
 __all__ = [

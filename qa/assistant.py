@@ -20,16 +20,19 @@ from index.lexical_sync import sync as sync_lexical
 from index.lexical_writer import LexicalWriter
 from index.locking import IndexBusyError, collection_lock
 from index.store import ChunkStore, FileRecord, open_client
-from qa.answer_stream import AnswerStream
 from qa.conversation import Conversation
-from qa.llm import LLM, Message, make_llm
+from qa.core.answer_stream import AnswerStream
+from qa.core.errors import InputError
+from qa.core.interfaces import LLM, Completion, LLMCapabilities, Message
+from qa.core.settings import Settings
+from qa.core.types import Answer
+from qa.generate.llm import make_llm
 from qa.pipeline import ABSTAIN_TEXT, AnswerPipeline
-from qa.question import InputError, clean_question
-from qa.settings import Settings
-from qa.types import Answer
+from qa.understand.question import clean_question
 
 if TYPE_CHECKING:
     from llama_index.core.base.base_retriever import BaseRetriever
+    from llama_index.core.llms import LLM as LlamaIndexLLM
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
     from qa.engines import VerifiedChatEngine, VerifiedQueryEngine
@@ -44,7 +47,7 @@ class Assistant:
         self,
         settings: Settings | None = None,
         *,
-        llm: LLM | object | None = None,
+        llm: LLM | LlamaIndexLLM | None = None,
         embedder: Embedder | None = None,
         retriever: BaseRetriever | None = None,
         postprocessors: Sequence[BaseNodePostprocessor] = (),
@@ -68,7 +71,8 @@ class Assistant:
     def embedder(self) -> Embedder:
         with self._building:
             if self._embedder is None:
-                self._embedder = embedder_from_settings(self.settings)
+                s = self.settings
+                self._embedder = embedder_from_settings(s.embedding, s.runtime.request_timeout_s)
         return self._embedder
 
     @property
@@ -82,9 +86,10 @@ class Assistant:
     def store(self) -> ChunkStore:
         with self._building:
             if self._store is None:
-                client = open_client(self.settings.home, self.settings.chroma_url)
+                s = self.settings.store
+                client = open_client(s.home, s.chroma_url)
                 self._store = ChunkStore(
-                    client, self.settings.collection, self.embedder.name, self.embedder.dimension
+                    client, s.collection, self.embedder.name, self.embedder.dimension
                 )
         return self._store
 
@@ -93,24 +98,24 @@ class Assistant:
         """The collection's on-disk BM25 index, shared with every process that serves it."""
         with self._building:
             if self._lexical is None:
-                self._lexical = LexicalIndex(self.settings.lexical_folder())
+                self._lexical = LexicalIndex(self.settings.store.lexical_folder())
         return self._lexical
 
     @property
     def retriever(self) -> BaseRetriever:
         with self._building:
             if self._retriever is None:
-                from qa.node_retriever import HybridNodeRetriever
+                from qa.retrieve.node_retriever import HybridNodeRetriever
 
-                s = self.settings
+                r = self.settings.retrieval
                 self._retriever = HybridNodeRetriever(
                     self.store,
                     self.embedder,
                     lexical=self.lexical,
-                    similarity_top_k=s.top_k,
-                    hybrid=s.hybrid,
-                    candidates=s.candidates,
-                    rrf_k=s.rrf_k,
+                    similarity_top_k=r.top_k,
+                    hybrid=r.hybrid,
+                    candidates=r.candidates,
+                    rrf_k=r.rrf_k,
                 )
         return self._retriever
 
@@ -118,24 +123,27 @@ class Assistant:
     def pipeline(self) -> AnswerPipeline:
         with self._building:
             if self._pipeline is None:
-                from qa.reranking import make_reranker
+                from qa.retrieve.reranking import make_reranker
 
                 llm = _DeferredLLM(self)
+                rerankers = make_reranker(
+                    self.settings, lambda: _as_llama_index(llm, self.settings)
+                )
                 self._pipeline = AnswerPipeline(
                     self.settings,
                     llm=llm,
                     embedder=self.embedder,
                     retriever=self.retriever,
-                    postprocessors=[*self.postprocessors, *make_reranker(self.settings, llm)],
+                    postprocessors=[*self.postprocessors, *rerankers],
                 )
         return self._pipeline
 
     # --- indexing ---------------------------------------------------------------------------
     def index(self, paths: Sequence[str | Path], progress: bool = False) -> IndexReport:
         s = self.settings
-        with collection_lock(s.home, s.collection):
+        with collection_lock(s.store.home, s.store.collection):
             # Catch BM25 up with the store first if an earlier run was killed.
-            lexical = LexicalWriter(s.lexical_folder())
+            lexical = LexicalWriter(s.store.lexical_folder())
             if not in_step(self.store, self.lexical):
                 sync_lexical(self.store, lexical)
             lexical.begin()
@@ -143,10 +151,10 @@ class Assistant:
                 paths,
                 self.store,
                 self.embedder,
-                chunk_words=s.chunk_words,
-                overlap=s.chunk_overlap_sentences,
-                max_file_mb=s.max_file_mb,
-                batch_size=s.embed_batch_size,
+                chunk_words=s.indexing.chunk_words,
+                overlap=s.indexing.chunk_overlap_sentences,
+                max_file_mb=s.indexing.max_file_mb,
+                batch_size=s.embedding.embed_batch_size,
                 progress=progress,
                 lexical=lexical,
             )
@@ -156,18 +164,19 @@ class Assistant:
 
     def invalidate(self) -> None:
         """The collection changed elsewhere: lexical search re-reads its index now."""
-        invalidate = getattr(self._retriever, "invalidate", None)
-        if invalidate is not None:
-            invalidate()
+        from qa.retrieve.node_retriever import HybridNodeRetriever
+
+        if isinstance(self._retriever, HybridNodeRetriever):
+            self._retriever.invalidate()
 
     def ensure_indexed(self, progress: bool = False) -> IndexReport | None:
         """Index the default corpus when the collection is empty (first run); otherwise make
         sure BM25 is in step with the store (after a crash, or a collection indexed before
         BM25 was kept on disk)."""
         if self.store.count() == 0:
-            return self.index([self.settings.default_corpus], progress=progress)
+            return self.index([self.settings.store.default_corpus], progress=progress)
         if not in_step(self.store, self.lexical):
-            s = self.settings
+            s = self.settings.store
             try:
                 with collection_lock(s.home, s.collection, wait_s=0):
                     sync_lexical(self.store, LexicalWriter(s.lexical_folder()))
@@ -206,20 +215,46 @@ class _DeferredLLM:
         self._assistant = assistant
         self.name = "deferred"
 
+    @property
+    def capabilities(self) -> LLMCapabilities:
+        return self._assistant.llm.capabilities
+
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str]
+        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
     ) -> Iterator[str]:
-        return self._assistant.llm.stream_chat(messages, max_tokens, stop)
+        return self._assistant.llm.stream_chat(messages, max_tokens, stop, grammar)
+
+    def complete_chat(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        top_logprobs: int = 0,
+    ) -> Completion:
+        return self._assistant.llm.complete_chat(messages, max_tokens, stop, grammar, top_logprobs)
+
+    def close(self) -> None:
+        """The assistant's LLM is the assistant's to close."""
 
 
-def _own_llm(llm: object) -> LLM | None:
+def _own_llm(llm: LLM | LlamaIndexLLM | None) -> LLM | None:
     """Our LLM interface for `llm`: a llama-index LLM object is wrapped, ours kept."""
-    if llm is None or not any(c.__module__.startswith("llama_index.") for c in type(llm).__mro__):
-        return llm  # type: ignore[return-value]
-    from qa.llamaindex_llm import as_chat_llm  # loads llama-index only when it is used
+    from qa.generate.backends.llama_index import as_chat_llm
 
-    wrapped: LLM = as_chat_llm(llm)
-    return wrapped
+    return None if llm is None else as_chat_llm(llm)
+
+
+def _as_llama_index(llm: LLM, settings: Settings) -> LlamaIndexLLM:
+    """Our LLM as a llama-index one, for llama-index components (the LLM reranker)."""
+    from qa.generate.backends.llama_index import ChatLLMAsLlamaIndex
+
+    return ChatLLMAsLlamaIndex(
+        llm,
+        context_window=settings.runtime.n_ctx,
+        num_output=64,
+        model_name=settings.generation.llm_model,
+    )
 
 
 __all__ = ["ABSTAIN_TEXT", "Assistant", "Conversation", "InputError", "clean_question"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
-from qa.answer_stream import AnswerStream
-from qa.types import Answer
+from qa.core.answer_stream import AnswerStream
+from qa.core.types import Answer
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
@@ -14,9 +14,6 @@ if TYPE_CHECKING:
 # Turns kept for follow-up rewriting: enough for "and what about him?" chains, short enough
 # that the rewrite prompt stays small.
 HISTORY_TURNS = 6
-# Of those, the rewrite prompt shows the model the latest few: a small model resolves "he"
-# from the last exchange, and a short prompt keeps the rewrite fast.
-REWRITE_TURNS = 2
 
 History = list[tuple[str, str]]
 

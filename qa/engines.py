@@ -3,7 +3,8 @@
 `VerifiedQueryEngine` (a `CustomQueryEngine`) and `VerifiedChatEngine` (a `BaseChatEngine`)
 answer exactly as `Assistant` does. Their `source_nodes[n-1]` is citation `[n]`: a node whose
 text is the quoted sentence and whose `start_char_idx`/`end_char_idx` slice the article to it.
-`metadata` (query engine) carries `abstained`, `timings`, `unsupported` and the `answer`.
+`metadata` (query engine) carries `abstained`, `timings`, `unsupported`, `decision` (which
+stage decided, and why it abstained) and the `answer`.
 Streaming works; when the stream ends, the response text is the verified answer.
 """
 
@@ -28,18 +29,16 @@ from llama_index.core.schema import (
 )
 
 from index.nodes import article_node
-from qa.answer_stream import AnswerStream
 from qa.conversation import HISTORY_TURNS, History, add_turn
+from qa.core.answer_stream import AnswerStream
+from qa.core.types import Answer, Citation
 from qa.pipeline import AnswerPipeline
-from qa.types import Answer, Citation
 
 
 def citation_node(citation: Citation) -> NodeWithScore:
     """Citation [n] as a node: the quote, its exact offsets, its article's metadata."""
     c = citation
-    meta = {"source": c.source, "path": c.path, "title": c.title, "outlet": c.outlet,
-            "published": c.published}  # fmt: skip
-    node = article_node(None, c.quote, c.start, c.end, c.path, meta, hidden=["path"])
+    node = article_node(None, c.quote, c.start, c.end, c.path, c.article.metadata(), ["path"])
     return NodeWithScore(node=node, score=c.support)
 
 
@@ -53,6 +52,7 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "timings": dict(answer.timings),
         "unsupported": list(answer.unsupported),
         "standalone_question": answer.standalone_question,
+        "decision": answer.decision,
         "answer": answer,
     }
 

@@ -1,14 +1,20 @@
-"""The answering path in named steps, on llama-index seams.
+"""The answering path, stage by stage (each stage is a folder of qa/):
 
-    question -> standalone question (follow-ups rewritten)
-             -> retriever (any llama-index retriever; ours is hybrid BM25 + dense)
-             -> node postprocessors (e.g. a reranker)
-             -> sentence evidence (empty: abstain without calling the model)
-             -> LLM reply, streamed (a yes/no question joining claims: each claim
-                answered from its own evidence, then combined, qa/claims.py)
-             -> verified answer: each sentence checked against the evidence and cited
-             -> answer check: it gives what the question asks for (else the exact words of
-                a source that do, else "the articles mention X but don't say")
+    understand/  the question cleaned, a follow-up rewritten, read once (QuestionProfile)
+    retrieve/    chunks: our hybrid BM25 + dense search, or any llama-index retriever,
+                 then any llama-index node postprocessors (a reranker)
+    evidence/    the few best sentences (Evidence); none relevant enough: abstain
+    generate/    the model's reply, streamed (a yes/no question that joins claims: each
+                 claim answered from its own evidence, then combined)
+    verify/      VERIFICATION_STEPS, in order, each turning one Draft into the next:
+                 cite      each sentence kept only with a source that supports it
+                 judgement a judgement over reports keeps its Yes/No with its passages
+                 answer_check  it gives what the question asks for (else the exact words
+                           of a source that do, else "the articles mention X but don't say")
+
+Abstention is decided in one place, `AnswerPipeline._decide`, from the last draft: a step
+says "abstain, because ..." by returning an abstained draft with its reason, and the
+reason is the answer's `decision` (logged with `qa ask -v`).
 
 `AnswerPipeline.stream` returns an `AnswerStream`: the reply's text as it is written, then
 the verified `Answer`.
@@ -19,56 +25,66 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from index.embedding import Embedder
 from index.sentences import split_sentences
-from qa.answer_check import AnswerChecker
-from qa.answer_judge import answer_yes_or_no
-from qa.answer_stream import AnswerStream
-from qa.citing import verify_reply
-from qa.claims import ClaimAnswer, claim_questions, combined_reply, judgement_with_quotes
-from qa.decompose import sub_questions
-from qa.evidence import Evidence, grouped_by_article
-from qa.evidence_postprocessor import SentenceEvidencePostprocessor, node_to_evidence
-from qa.injection import looks_like_instruction
-from qa.llm import LLM
-from qa.prompts import answer_messages
-from qa.question import clean_question
-from qa.question_kind import split_polarity
-from qa.rewrite import standalone_question
-from qa.settings import Settings
-from qa.support import unmentioned_facts
-from qa.timeline import date_label
-from qa.types import Answer, Citation, RetrievedSource
+from qa.core.answer_stream import AnswerStream
+from qa.core.interfaces import LLM
+from qa.core.settings import Settings
+from qa.core.text import date_label
+from qa.core.types import Answer, Draft, Evidence, RetrievedSource
+from qa.evidence.injection import looks_like_instruction
+from qa.evidence.select import grouped_by_article, relevant_enough, select_evidence
+from qa.generate.prompts import answer_messages
+from qa.retrieve.chunks import retrieve_hits
+from qa.retrieve.hybrid import Hit
+from qa.understand.profile import QuestionProfile
+from qa.understand.question import clean_question
+from qa.understand.question_kind import split_polarity
+from qa.understand.rewrite import standalone_question
+from qa.verify.answer_check import AnswerCheck
+from qa.verify.answer_judge import answer_yes_or_no
+from qa.verify.citing import CiteSentences, verify_reply
+from qa.verify.claims import ClaimAnswer, KeepJudgementOverReports, combined_reply
+from qa.verify.step import StepContext, VerificationStep
+from qa.verify.support import unmentioned_facts
 
 FACT_CHECK_MAX_WORDS = 25
 ABSTAIN_TEXT = "The indexed articles don't say: nothing in them answers this question."
+REPLY_STOP = ["\n\n", "Question:"]
+VERIFICATION_STEPS = ("cite", "judgement", "answer_check")
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Turn:
-    """What one answer gathers on its way through the steps."""
+    """What one answer gathers on its way through the stages."""
 
     question: str
     started: float
     query: str = ""  # the stand-alone question the answer is about
     search: str = ""  # what retrieval searches for
+    profile: QuestionProfile | None = None  # the stand-alone question, read once
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[RetrievedSource] = field(default_factory=list)
     raw: str = ""
     context: list[str] = field(default_factory=list)  # retrieved text and headers
     parts: list[list[Evidence]] = field(default_factory=list)  # each searched part's evidence
     missing: list[str] = field(default_factory=list)  # question facts no retrieved text has
+    no_evidence: str = ""  # why the evidence stage found nothing to read
 
     def lap(self, name: str, since: float) -> None:
         self.timings[name] = time.perf_counter() - since
+
+    @property
+    def asked(self) -> QuestionProfile:
+        assert self.profile is not None, "the question is read before anything else"
+        return self.profile
 
 
 class AnswerPipeline:
@@ -86,113 +102,135 @@ class AnswerPipeline:
         self.embedder = embedder
         self.retriever = retriever
         self.postprocessors = list(postprocessors)
-        self.evidence = SentenceEvidencePostprocessor(
-            embedder=embedder,
-            top_n=settings.evidence_sentences,
-            min_relevance=settings.min_relevance,
-        )
-        self.checker = AnswerChecker(llm, settings.answer_check, settings.extract_fallback)
+        v = settings.verification
+        self.steps: list[VerificationStep] = [
+            CiteSentences(embedder, v.min_support),
+            KeepJudgementOverReports(),
+            AnswerCheck(llm, v.answer_check, v.extract_fallback, v.judge_grammar),
+        ]
+        assert tuple(s.name for s in self.steps) == VERIFICATION_STEPS
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
-        return AnswerStream(self._steps(question, list(history)))
+        return AnswerStream(self._stages(question, list(history)))
 
-    def _steps(self, question: str, history: list[tuple[str, str]]) -> Generator[str, None, Answer]:
+    def _stages(
+        self, question: str, history: list[tuple[str, str]]
+    ) -> Generator[str, None, Answer]:
         turn = _Turn(
-            clean_question(question, self.settings.max_question_chars), time.perf_counter()
+            clean_question(question, self.settings.question.max_question_chars),
+            time.perf_counter(),
         )
         self._understand(turn, history)
         evidence = self._gather_evidence(turn)
         if not evidence:
-            log.info(
-                "abstained before generation: no evidence over min_relevance for %r", turn.query
-            )
-            text = ABSTAIN_TEXT
-            if turn.missing:
-                named = ", ".join(f"'{w}'" for w in turn.missing)
-                text = f"The indexed articles never mention {named}, so they don't answer this."
-            yield text
-            return self._finish(turn, text, [], abstained=True)
-        combined = self._answer_claims(turn, evidence) if self.settings.answer_claims else None
+            draft = self._nothing_to_read(turn)
+            yield draft.text
+            return self._decide(turn, draft, "evidence")
+        combined = (
+            self._answer_claims(turn, evidence) if self.settings.generation.answer_claims else None
+        )
         if combined:
             turn.lap("ttft", turn.started)
             turn.raw = combined
             yield combined
         else:
-            turn.raw = yield from self._generate(turn, evidence)
+            turn.raw = yield from self._generate(turn, turn.asked, evidence)
         return self._verify(turn, evidence)
 
-    # --- steps -------------------------------------------------------------------------------
+    # --- understand ----------------------------------------------------------------------------
     def _understand(self, turn: _Turn, history: list[tuple[str, str]]) -> None:
-        """A follow-up becomes a stand-alone question before retrieval."""
+        """A follow-up becomes a stand-alone question before retrieval; then it is read once."""
         turn.query = turn.search = turn.question
-        if not (self.settings.rewrite_followups and history):
-            return
-        turn.query = standalone_question(turn.question, history, self.llm)
-        turn.lap("rewrite", turn.started)
-        if turn.query != turn.question:
-            log.info("follow-up %r rewritten as %r", turn.question, turn.query)
-            # A small model's rewrite can drop context ("at the extended talks"); the previous
-            # question keeps retrieval near the passages the conversation is about.
-            turn.search = f"{turn.query} {history[-1][0]}"
+        if self.settings.question.rewrite_followups and history:
+            turn.query = standalone_question(turn.question, history, self.llm)
+            turn.lap("rewrite", turn.started)
+            if turn.query != turn.question:
+                log.info("follow-up %r rewritten as %r", turn.question, turn.query)
+                # A small model's rewrite can drop context ("at the extended talks"); the
+                # previous question keeps retrieval near the passages the conversation is about.
+                turn.search = f"{turn.query} {history[-1][0]}"
+        turn.profile = QuestionProfile.of(turn.query, self.settings.question.decompose)
 
+    # --- retrieve and evidence ----------------------------------------------------------------
     def _gather_evidence(self, turn: _Turn) -> list[Evidence]:
         """Retrieve chunks, run the postprocessors, keep the best sentences. A question that
-        joins claims from several reports is searched part by part (qa/decompose.py), each
-        part with its own evidence slots."""
+        joins claims from several reports is searched part by part (qa/understand/decompose.py),
+        each part with its own evidence slots."""
         started = time.perf_counter()
         turn.context = []
-        parts = sub_questions(turn.query) if self.settings.decompose else [turn.query]
+        parts = turn.asked.parts
+        top_n = self.settings.evidence.evidence_sentences
         if len(parts) == 1:
-            evidence = self._evidence_for(turn, turn.query, turn.search, self.evidence)
+            evidence = self._evidence_for(turn, turn.asked, turn.search, top_n)
         else:
             log.info("searching %d parts: %s", len(parts), parts)
-            per_part = self.evidence.model_copy(
-                update={"top_n": max(2, math.ceil(self.settings.evidence_sentences / len(parts)))}
-            )
+            per_part = max(2, math.ceil(top_n / len(parts)))
             found: dict[tuple[str, int], Evidence] = {}
             for part in parts:
-                turn.parts.append(self._evidence_for(turn, part, part, per_part))
+                turn.parts.append(
+                    self._evidence_for(turn, QuestionProfile.of(part, False), part, per_part)
+                )
                 for e in turn.parts[-1]:
-                    found.setdefault((e.chunk.path, e.span.start), e)
+                    found.setdefault(e.key, e)
             evidence = grouped_by_article(sorted(found.values(), key=lambda e: -e.score))
         turn.lap("retrieve", started)
+        if not evidence:
+            turn.no_evidence = "no retrieved sentence is relevant enough (min_relevance)"
+            return []
         # Long, compound questions name many things and retrieval may miss one of them
         # (measured on MultiHop: 32 of 117 answerable questions); short ones name what
         # they ask about.
         short = len(parts) == 1 and len(turn.query.split()) <= FACT_CHECK_MAX_WORDS
-        if evidence and short and self.settings.check_question_facts:
+        if short and self.settings.evidence.check_question_facts:
             asked = " ".join(s for s in _sentences(turn.query) if not looks_like_instruction(s))
             missing = unmentioned_facts(asked, " ".join(turn.context))
             if missing:
-                log.info("abstained: the retrieved text never mentions %s", sorted(missing))
                 turn.missing = sorted(missing)
+                turn.no_evidence = f"the retrieved text never mentions {turn.missing}"
                 return []
         return evidence
 
     def _evidence_for(
-        self, turn: _Turn, query: str, search: str, select: SentenceEvidencePostprocessor
+        self, turn: _Turn, question: QuestionProfile, search: str, top_n: int
     ) -> list[Evidence]:
-        query_vector = self.embedder.embed([query])[0]
-        search_vector = query_vector if search == query else self.embedder.embed([search])[0]
-        nodes = self.retriever.retrieve(
-            QueryBundle(search, embedding=[float(x) for x in search_vector])
+        query_vector = self.embedder.embed([question.text])[0]
+        search_vector = (
+            query_vector if search == question.text else self.embedder.embed([search])[0]
         )
-        question = QueryBundle(query, embedding=[float(x) for x in query_vector])
-        for postprocessor in self.postprocessors:
-            nodes = postprocessor.postprocess_nodes(nodes, query_bundle=question)
-        turn.retrieved = merged_sources(turn.retrieved, retrieved_sources(nodes))
-        turn.context.extend(_text_and_header(n) for n in nodes)
-        return [node_to_evidence(n) for n in select.postprocess_nodes(nodes, query_bundle=question)]
+        hits = retrieve_hits(
+            self.retriever,
+            self.postprocessors,
+            search=search,
+            search_vector=search_vector,
+            question=question.text,
+            question_vector=query_vector,
+        )
+        turn.retrieved = merged_sources(turn.retrieved, retrieved_sources(hits))
+        turn.context.extend(_text_and_header(h) for h in hits)
+        evidence = select_evidence(question, query_vector, hits, self.embedder, top_n)
+        if not relevant_enough(evidence, self.settings.evidence.min_relevance):
+            return []
+        return evidence
 
-    def _generate(self, turn: _Turn, evidence: list[Evidence]) -> Generator[str, None, str]:
-        s = self.settings
+    def _nothing_to_read(self, turn: _Turn) -> Draft:
+        text = ABSTAIN_TEXT
+        if turn.missing:
+            named = ", ".join(f"'{w}'" for w in turn.missing)
+            text = f"The indexed articles never mention {named}, so they don't answer this."
+        return Draft(text, [], True, reason=turn.no_evidence)
+
+    # --- generate ------------------------------------------------------------------------------
+    def _reply_pieces(self, question: QuestionProfile, evidence: list[Evidence]) -> Iterator[str]:
+        g = self.settings.generation
+        messages = answer_messages(question, evidence, g.abstain_instruction)
+        yield from self.llm.stream_chat(messages, max_tokens=g.max_answer_tokens, stop=REPLY_STOP)
+
+    def _generate(
+        self, turn: _Turn, question: QuestionProfile, evidence: list[Evidence]
+    ) -> Generator[str, None, str]:
         pieces: list[str] = []
         started = time.perf_counter()
-        for piece in self.llm.stream_chat(
-            answer_messages(turn.query, evidence, s.abstain_instruction),
-            max_tokens=s.max_answer_tokens,
-            stop=["\n\n", "Question:"],
-        ):
+        for piece in self._reply_pieces(question, evidence):
             if not pieces:
                 turn.lap("ttft", turn.started)
             pieces.append(piece)
@@ -202,15 +240,15 @@ class AnswerPipeline:
 
     def _answer_claims(self, turn: _Turn, evidence: list[Evidence]) -> str | None:
         """A yes/no question joining claims, answered claim by claim from each part's
-        evidence and combined (qa/claims.py); None when it is not one or a claim is left
-        unanswered."""
-        questions = claim_questions(turn.query)
+        evidence and combined (qa/verify/claims.py); None when it is not one or a claim is
+        left unanswered."""
+        questions = turn.asked.claims
         if not questions or len(questions) != len(turn.parts):
             return None
         started = time.perf_counter()
         answers = []
         for question, part in zip(questions, turn.parts, strict=True):
-            answers.append(self._answer_claim(question, part))
+            answers.append(self._answer_claim(QuestionProfile.of(question, False), part))
             if answers[-1].verified.abstained:
                 break
         combined = combined_reply(answers, evidence)
@@ -218,48 +256,42 @@ class AnswerPipeline:
         log.info("claims %s -> %r", [(a.question, a.polarity) for a in answers], combined)
         return combined
 
-    def _answer_claim(self, question: str, evidence: list[Evidence]) -> ClaimAnswer:
-        s = self.settings
-        reply = "".join(
-            self.llm.stream_chat(
-                answer_messages(question, evidence, s.abstain_instruction),
-                max_tokens=s.max_answer_tokens,
-                stop=["\n\n", "Question:"],
-            )
-        )
-        verified = verify_reply(reply, question, evidence, self.embedder, s.min_support)
+    def _answer_claim(self, question: QuestionProfile, evidence: list[Evidence]) -> ClaimAnswer:
+        reply = "".join(self._reply_pieces(question, evidence))
+        v = self.settings.verification
+        verified = verify_reply(reply, question, evidence, self.embedder, v.min_support)
         polarity, _ = split_polarity(verified.text)
         if not polarity and not verified.abstained:
-            polarity = answer_yes_or_no(self.llm, question, evidence)
-        return ClaimAnswer(question, polarity, verified)
+            polarity = answer_yes_or_no(self.llm, question.text, evidence, v.judge_grammar)
+        return ClaimAnswer(question.text, polarity, verified)
 
+    # --- verify and decide ---------------------------------------------------------------------
     def _verify(self, turn: _Turn, evidence: list[Evidence]) -> Answer:
-        verified = verify_reply(
-            turn.raw, turn.query, evidence, self.embedder, self.settings.min_support
-        )
-        if verified.abstained:
-            # A judgement over reports ("is there consistency ...?") has no sentence that
-            # states it: its Yes/No stands with the passages it was judged from.
-            verified = judgement_with_quotes(turn.raw, turn.query, evidence) or verified
-        started = time.perf_counter()
-        verified = self.checker.check(turn.query, evidence, verified)
-        turn.lap("check", started)
-        if verified.unsupported:
-            log.info("removed %d unsupported sentence(s): %s", len(verified.unsupported),
-                     verified.unsupported)  # fmt: skip
-        if verified.abstained:
-            log.info("abstained after verification: %s", verified.text or "nothing supported")
-            return self._finish(turn, verified.text or ABSTAIN_TEXT, [], True, verified.unsupported)
-        return self._finish(turn, verified.text, verified.citations, False, verified.unsupported)
+        context = StepContext(turn.asked, evidence, turn.raw)
+        draft = Draft(turn.raw)
+        decided_by = "cite"
+        for step in self.steps:
+            started = time.perf_counter()
+            before = draft
+            draft = step.run(draft, context)
+            if step.name == "answer_check":
+                turn.lap("check", started)
+            if draft is not before:
+                decided_by = step.name
+        if draft.unsupported:
+            log.info("removed %d unsupported sentence(s): %s", len(draft.unsupported),
+                     draft.unsupported)  # fmt: skip
+        return self._decide(turn, draft, decided_by)
 
-    def _finish(
-        self,
-        turn: _Turn,
-        text: str,
-        citations: list[Citation],
-        abstained: bool,
-        unsupported: list[str] | None = None,
-    ) -> Answer:
+    def _decide(self, turn: _Turn, draft: Draft, step: str) -> Answer:
+        """The one place where an answer is given or withheld: from the last draft."""
+        if draft.abstained:
+            text, citations = draft.text or ABSTAIN_TEXT, []
+            decision = f"abstained at {step}: {draft.reason or 'nothing supported'}"
+        else:
+            text, citations = draft.text, draft.citations
+            decision = f"answered ({step}{': ' + draft.reason if draft.reason else ''})"
+        log.info("%s", decision)
         turn.lap("total", turn.started)
         s = self.settings
         log.info("answered in %s", ", ".join(f"{k} {v:.2f}s" for k, v in turn.timings.items()))
@@ -267,14 +299,15 @@ class AnswerPipeline:
             question=turn.question,
             text=text,
             citations=citations,
-            abstained=abstained,
+            abstained=draft.abstained,
             retrieved=turn.retrieved,
             timings={k: round(v, 4) for k, v in turn.timings.items()},
             standalone_question=turn.query,
             raw_text=turn.raw,
-            unsupported=unsupported or [],
+            unsupported=list(draft.unsupported),
             settings_hash=s.fingerprint(),
-            model=f"{s.llm_backend}:{s.llm_model}",
+            model=f"{s.generation.llm_backend}:{s.generation.llm_model}",
+            decision=decision,
         )
 
 
@@ -282,12 +315,9 @@ def _sentences(text: str) -> list[str]:
     return [text[s.start : s.end] for s in split_sentences(text)] or [text]
 
 
-def _text_and_header(scored: NodeWithScore) -> str:
-    meta = scored.node.metadata
-    header = [str(meta.get(k) or "") for k in ("title", "outlet", "author", "source")]
-    return " ".join(
-        [scored.node.get_content(), *header, date_label(str(meta.get("published") or ""))]
-    )
+def _text_and_header(hit: Hit) -> str:
+    c = hit.chunk
+    return " ".join([c.text, c.title, c.outlet, c.author, c.source, date_label(c.published)])
 
 
 def merged_sources(a: list[RetrievedSource], b: list[RetrievedSource]) -> list[RetrievedSource]:
@@ -298,13 +328,13 @@ def merged_sources(a: list[RetrievedSource], b: list[RetrievedSource]) -> list[R
     return [RetrievedSource(src, sc) for src, sc in sorted(best.items(), key=lambda x: -x[1])]
 
 
-def retrieved_sources(nodes: list[NodeWithScore]) -> list[RetrievedSource]:
+def retrieved_sources(hits: list[Hit]) -> list[RetrievedSource]:
     """Each retrieved file once, with its best dense similarity (the fused score otherwise)."""
     best: dict[str, float] = {}
-    for scored in nodes:
-        meta = scored.node.metadata
-        source = str(meta.get("source") or meta.get("file_name") or scored.node.ref_doc_id)
-        dense = meta.get("dense_score")
-        score = float(dense if dense is not None else (scored.score or 0.0))
-        best[source] = max(best.get(source, -1.0), score)
+    for hit in hits:
+        score = float(hit.dense if hit.dense is not None else hit.score)
+        best[hit.chunk.source] = max(best.get(hit.chunk.source, -1.0), score)
     return [RetrievedSource(src, sc) for src, sc in sorted(best.items(), key=lambda x: -x[1])]
+
+
+__all__ = ["ABSTAIN_TEXT", "VERIFICATION_STEPS", "AnswerPipeline"]

@@ -19,9 +19,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phonin
 import gradio as gr  # noqa: E402
 
 from qa.conversation import add_turn  # noqa: E402
-from qa.errors import UserError  # noqa: E402
-from qa.settings import Settings  # noqa: E402
-from qa.types import Answer  # noqa: E402
+from qa.core.errors import UserError  # noqa: E402
+from qa.core.settings import Settings  # noqa: E402
+from qa.core.types import Answer  # noqa: E402
 from ui import render  # noqa: E402
 from ui.service import UPLOAD_TYPES, ChatService, check_collection_name  # noqa: E402
 
@@ -63,7 +63,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                         show_label=False,
                         scale=5,
                         elem_id="question",
-                        max_length=settings.max_question_chars,
+                        max_length=settings.question.max_question_chars,
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                     stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
@@ -80,7 +80,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             with gr.Row():
                 collection = gr.Dropdown(
                     choices=service.collections(),
-                    value=settings.collection,
+                    value=settings.store.collection,
                     label="Collection (questions and uploads use it)",
                     allow_custom_value=True,
                     elem_id="collection",
@@ -97,8 +97,12 @@ def build_app(service: ChatService) -> gr.Blocks:
         with gr.Tab("Indexed articles"):
             table = gr.Dataframe(headers=render.INDEX_HEADERS, interactive=False, wrap=True)
         with gr.Accordion("Settings", open=False):
-            top_k = gr.Slider(1, 20, value=settings.top_k, step=1, label="Passages retrieved")
-            model = gr.Dropdown(service.models(), value=settings.llm_model, label="Model")
+            top_k = gr.Slider(
+                1, 20, value=settings.retrieval.top_k, step=1, label="Passages retrieved"
+            )
+            model = gr.Dropdown(
+                service.models(), value=settings.generation.llm_model, label="Model"
+            )
 
         # --- chat --------------------------------------------------------------------------
         turns_started = itertools.count(1)
@@ -219,8 +223,8 @@ def upload_report(report: Any) -> str:
 
 def login(settings: Settings) -> tuple[str, str] | None:
     """The page asks for a login only when both QA_UI_USERNAME and QA_UI_PASSWORD are set."""
-    if settings.ui_username and settings.ui_password:
-        return settings.ui_username, settings.ui_password.get_secret_value()
+    if settings.ui.ui_username and settings.ui.ui_password:
+        return settings.ui.ui_username, settings.ui.ui_password.get_secret_value()
     return None
 
 
@@ -232,7 +236,7 @@ def launch(settings: Settings, host: str, port: int, open_browser: bool) -> None
     service = ChatService(settings)
     report = service.warm_up()
     if report is not None:
-        print(f"indexed {settings.default_corpus}: {report.summary()}", flush=True)
+        print(f"indexed {settings.store.default_corpus}: {report.summary()}", flush=True)
     build_app(service).launch(
         server_name=host,
         server_port=port,

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from qa.errors import UserError
+from qa.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

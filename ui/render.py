@@ -8,8 +8,8 @@ import html
 from collections.abc import Callable
 
 from index.store import FileRecord
-from qa.markers import replace_markers
-from qa.types import Answer, Citation
+from qa.core.markers import replace_markers
+from qa.core.types import Answer, Citation
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited quote
 

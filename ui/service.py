@@ -14,14 +14,14 @@ from pathlib import Path
 from index.indexer import IndexReport
 from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_article
 from index.store import FileRecord, list_collections, open_client
-from qa.answer_stream import AnswerStream
 from qa.assistant import Assistant
-from qa.errors import UserError
-from qa.llm import LLM, make_llm, max_concurrent_answers
-from qa.model_files import available_models
-from qa.settings import Settings
-from qa.settings import check_collection_name as settings_collection_name
-from qa.types import Answer, Citation
+from qa.core.answer_stream import AnswerStream
+from qa.core.errors import UserError
+from qa.core.settings import Settings
+from qa.core.settings import check_collection_name as settings_collection_name
+from qa.core.types import Answer, Citation
+from qa.generate.llm import LLM, make_llm, max_concurrent_answers
+from qa.runtime.model_files import available_models
 
 UPLOAD_TYPES = SUPPORTED_SUFFIXES
 
@@ -43,7 +43,7 @@ def check_collection_name(name: str) -> str:
 class ChatService:
     def __init__(self, settings: Settings, llm: LLM | None = None) -> None:
         self.settings = settings
-        self._llms: dict[str, LLM] = {settings.llm_model: llm} if llm else {}
+        self._llms: dict[str, LLM] = {settings.generation.llm_model: llm} if llm else {}
         self._assistants: dict[tuple[str, int, str], Assistant] = {}
         self._lock = threading.Lock()  # guards the dicts above
         # As many answers generate at once as the backend decodes together (llm_parallel
@@ -55,8 +55,8 @@ class ChatService:
     # --- assistants ------------------------------------------------------------------------
     def models(self) -> list[str]:
         """Models a visitor may pick: the configured one plus packaged ones that are installed."""
-        names = [self.settings.llm_model]
-        if self.settings.llm_backend == "llama_cpp":
+        names = [self.settings.generation.llm_model]
+        if self.settings.generation.llm_backend == "llama_cpp":
             names += [m for m in available_models() if m not in names]
         return names
 
@@ -64,7 +64,11 @@ class ChatService:
         self, collection: str | None = None, top_k: int | None = None, model: str | None = None
     ) -> Assistant:
         s = self.settings
-        key = (collection or s.collection, int(top_k or s.top_k), model or s.llm_model)
+        key = (
+            collection or s.store.collection,
+            int(top_k or s.retrieval.top_k),
+            model or s.generation.llm_model,
+        )
         if key[2] not in self.models():
             raise UserError(f"model {key[2]!r} is not available here; pick one of {self.models()}")
         with self._lock:
@@ -107,14 +111,16 @@ class ChatService:
 
     # --- collections and uploads -----------------------------------------------------------
     def collections(self) -> list[str]:
-        names = list_collections(open_client(self.settings.home, self.settings.chroma_url))
-        return sorted(set(names) | {self.settings.collection})
+        names = list_collections(
+            open_client(self.settings.store.home, self.settings.store.chroma_url)
+        )
+        return sorted(set(names) | {self.settings.store.collection})
 
     def documents(self, collection: str | None = None) -> list[FileRecord]:
         return self.assistant(collection).documents()
 
     def upload_dir(self, collection: str) -> Path:
-        return self.settings.home / "uploads" / check_collection_name(collection)
+        return self.settings.store.home / "uploads" / check_collection_name(collection)
 
     def add_files(self, files: Sequence[str | Path], collection: str) -> IndexReport:
         """Copy uploaded files into the collection's upload folder and index them."""

@@ -8,18 +8,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from processes import free_port, stop
 
 from qa import Assistant, Settings
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
+from qa.runtime.health import HealthTimeout, ProcessExited, wait_until_healthy
 
 
 @pytest.fixture(scope="session")
@@ -62,16 +61,11 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 240
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"qa ui exited: {(home / 'ui.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
+        try:
+            wait_until_healthy(url, timeout_s=240, process=proc, interval_s=0.5)
+        except ProcessExited:
+            pytest.fail(f"qa ui exited: {(home / 'ui.log').read_text()[-2000:]}")
+        except HealthTimeout:
             pytest.fail("qa ui did not answer within 240 s")
         yield UIServer(url, proc.pid, home)
     finally:

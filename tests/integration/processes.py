@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from qa.runtime.health import HealthTimeout, ProcessExited, wait_until_healthy
+from qa.runtime.health import free_port as free_port  # re-exported for the tests
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -30,19 +23,16 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float = 120) -> None:
-    """Poll `url` until it answers 200; fail early if the process died."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    stop(proc)
-    raise RuntimeError(f"{url} did not answer within {timeout_s:g} s")
+    """Poll `url` until it answers 200; fail early if the process died, stop it on timeout."""
+    try:
+        wait_until_healthy(url, timeout_s=timeout_s, process=proc, request_timeout_s=1)
+    except ProcessExited as exited:
+        raise RuntimeError(
+            f"server exited with {exited.returncode} before answering {url}"
+        ) from None
+    except HealthTimeout:
+        stop(proc)
+        raise
 
 
 def start(command: Sequence[str], health_url: str, timeout_s: float = 120) -> subprocess.Popen:

@@ -11,7 +11,7 @@ import pytest
 from evals.judge_agreement import SAMPLE, score
 from evals.judges import LLMSupportJudge
 from qa import Assistant
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
 

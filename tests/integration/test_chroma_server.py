@@ -10,7 +10,7 @@ from processes import free_port, start_chroma, stop
 
 from index.store import StoreError
 from qa import Assistant, Settings
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
 

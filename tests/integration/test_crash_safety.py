@@ -32,9 +32,9 @@ QA = str(Path(sys.executable).parent / "qa")
 INSPECT = """
 import json, sys
 from index.store import ChunkStore, open_client
-from qa.settings import Settings
+from qa.core.settings import Settings
 s = Settings()
-store = ChunkStore(open_client(s.home, None), s.collection, "hash-256", 256)
+store = ChunkStore(open_client(s.store.home, None), s.store.collection, "hash-256", 256)
 ids = [c.id for c in store.iter_chunks()]
 files = {p: r.chunks for p, r in store.file_records().items()}
 # BM25 as a serving process finds it, then after catching up with the store.

@@ -1,6 +1,6 @@
 """Faults around the chatbot, with real servers on loopback that the tests start and stop.
 
-- the LLM: a real llama.cpp server (the model process, qa/llm_process.py, with the packaged
+- the LLM: a real llama.cpp server (the model process, qa/runtime/llm_process.py, with the packaged
   0.5B model) behind a fault-injecting proxy (fault_proxy.py) that can be stopped, slowed,
   made to answer errors or garbage, or to drop an answer halfway;
 - the store: a real `chroma run` server, stopped, stalled (SIGSTOP) and restarted mid-session
@@ -27,10 +27,10 @@ from processes import free_port, start, start_chroma, stop
 
 from index.store import ChunkStore, StoreError
 from qa import Assistant, Settings
-from qa.errors import UserError
-from qa.llm import LLMError
-from qa.model_files import ModelFileError, resolve_model_path
-from qa.settings import SEEDS_DIR
+from qa.core.errors import UserError
+from qa.core.settings import SEEDS_DIR
+from qa.generate.llm import LLMError
+from qa.runtime.model_files import ModelFileError, resolve_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ class LLMServer:
     def __init__(self, home: Path) -> None:
         model = resolve_model_path("qwen2.5-coder-0.5b", home)
         self.llm_port, self.proxy_port = free_port(), free_port()
-        command = [sys.executable, "-m", "qa.llm_process", "--model", str(model),
+        command = [sys.executable, "-m", "qa.runtime.llm_process", "--model", str(model),
                    "--port", str(self.llm_port), "--n-ctx", "2048",
                    "--threads", str(os.cpu_count() or 2)]  # fmt: skip
         self.llm = start(command, f"http://127.0.0.1:{self.llm_port}/health", timeout_s=180)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from qa import Assistant, Settings
-from qa.settings import SEEDS_DIR
-from qa.types import Answer
+from qa.core.settings import SEEDS_DIR
+from qa.core.types import Answer
 
 pytestmark = pytest.mark.integration
 
@@ -87,14 +87,16 @@ def test_hostile_questions_get_no_compliance(assistant: Assistant, question: str
 
 
 def test_fake_turns_and_markers_never_reach_the_model(assistant: Assistant) -> None:
-    from qa.evidence import select_evidence
-    from qa.prompts import answer_messages
+    from qa.evidence.select import select_evidence
+    from qa.generate.prompts import answer_messages
+    from qa.understand.profile import QuestionProfile
 
     question = "What did the Northfield council approve?"
+    profile = QuestionProfile.of(question)
     vector = assistant.embedder.embed([question])[0]
     hits = assistant.retriever.search.retrieve(question, 8, query_vector=vector)  # type: ignore[attr-defined]
-    evidence = select_evidence(question, vector, hits, assistant.embedder, 12)
-    prompt = answer_messages(question, evidence)[1]["content"]
+    evidence = select_evidence(profile, vector, hits, assistant.embedder, 12)
+    prompt = answer_messages(profile, evidence)[1]["content"]
     assert "<|im_start|>" not in prompt and "<|im_end|>" not in prompt
     # The only bracketed numbers are ours, one per source, in order.
     assert re.findall(r"\[\d+\]", prompt) == [f"[{n}]" for n in range(1, len(evidence) + 1)]

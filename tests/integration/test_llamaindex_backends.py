@@ -11,7 +11,7 @@ import pytest
 from llama_index.core.llms import ChatMessage
 
 from qa import Assistant, Settings
-from qa.llamaindex_llm import LlamaIndexChatLLM, packaged_model_llm
+from qa.generate.backends.llama_index import LlamaIndexChatLLM, packaged_model_llm
 
 pytestmark = pytest.mark.integration
 

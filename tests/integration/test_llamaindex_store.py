@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
 

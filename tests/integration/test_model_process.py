@@ -24,8 +24,9 @@ import psutil
 import pytest
 
 from qa import Assistant, Settings, UserError
-from qa.model_files import PACKAGED_MODELS
-from qa.prompts import answer_messages
+from qa.generate.prompts import answer_messages
+from qa.runtime.model_files import PACKAGED_MODELS
+from qa.understand.profile import QuestionProfile
 
 pytestmark = pytest.mark.integration
 
@@ -101,11 +102,12 @@ def test_the_fixed_system_prompt_is_computed_once(assistant: Assistant) -> None:
     cached = []
     for question in (KIM, "Where did the summit take place?"):
         hits = assistant.retriever.search.retrieve(question, 5)  # type: ignore[attr-defined]
-        from qa.evidence import select_evidence
+        from qa.evidence.select import select_evidence
 
+        profile = QuestionProfile.of(question)
         qvec = assistant.embedder.embed([question])[0]
-        evidence = select_evidence(question, qvec, hits, assistant.embedder, 4)
-        body = {"messages": answer_messages(question, evidence, False), "max_tokens": 4}
+        evidence = select_evidence(profile, qvec, hits, assistant.embedder, 4)
+        body = {"messages": answer_messages(profile, evidence, False), "max_tokens": 4}
         cached.append(httpx.post(url, json=body, timeout=120).json()["timings"]["cache_n"])
     assert cached[1] >= 20, f"no prompt prefix was reused: cache_n {cached}"
 
@@ -158,7 +160,7 @@ class ChatSession:
 
     def model_pid(self) -> int:
         children = psutil.Process(self.proc.pid).children(recursive=True)
-        pids = [c.pid for c in children if "qa.llm_process" in " ".join(c.cmdline())]
+        pids = [c.pid for c in children if "qa.runtime.llm_process" in " ".join(c.cmdline())]
         assert pids, "qa chat runs no model process"
         return pids[0]
 

@@ -65,7 +65,7 @@ def test_answers_stream_together_only_with_two_slots(slots: Assistant) -> None:
     (first_a, last_a), (first_b, last_b) = spans
     together = first_a < last_b and first_b < last_a
     switches = sum(1 for x, y in zip(arrivals, arrivals[1:], strict=False) if x != y)
-    if slots.settings.llm_parallel == 1:
+    if slots.settings.runtime.llm_parallel == 1:
         assert not together and switches == 1, arrivals  # one after the other
     else:
         assert together and switches >= 3, arrivals  # pieces of both, back and forth

@@ -1,6 +1,6 @@
 """Proof that the shipped runtime runs on any x86-64-v3 CPU, not just on this one.
 
-1. The runtime's native libraries hold no instruction beyond x86-64-v3 (python -m qa.isa).
+1. The runtime's native libraries hold no instruction beyond x86-64-v3 (python -m qa.runtime.isa).
 2. The emulator traps what an AVX2-only CPU cannot run (so step 3 proves something).
 3. A real answer on an emulated AVX2-only CPU: Debian's qemu-user with `-cpu Haswell` loads
    the packaged model and generates a few tokens; any AVX-512 or AMX instruction on that
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.isa import runtime_libraries, scan
-from qa.model_files import resolve_model_path
+from qa.runtime.isa import runtime_libraries, scan
+from qa.runtime.model_files import resolve_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_a_real_answer_on_an_emulated_avx2_only_cpu(qa_home: Path) -> None:
             EMULATED_CPU,
             interpreter,
             "-m",
-            "qa.llm_process",
+            "qa.runtime.llm_process",
             "--model",
             str(model),
             "--smoke",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa import Answer, Assistant, Conversation, Settings
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -193,7 +193,7 @@ def test_cli_ask_json_on_a_fresh_home_indexes_seeds_first(tmp_path: Path, qa_hom
 
 def test_damaged_model_file_is_refused(tmp_path: Path) -> None:
     """A model file whose bytes changed is re-verified and rebuilt from the packaged parts."""
-    from qa.model_files import PACKAGED_MODELS, file_sha256, resolve_model_path
+    from qa.runtime.model_files import PACKAGED_MODELS, file_sha256, resolve_model_path
 
     models = tmp_path / "models"
     models.mkdir()
@@ -207,4 +207,4 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setenv("QA_TOP_K", "7")
     monkeypatch.setenv("QA_HOME", str(tmp_path))
     settings = Settings()
-    assert settings.top_k == 7 and settings.home == tmp_path
+    assert settings.retrieval.top_k == 7 and settings.store.home == tmp_path

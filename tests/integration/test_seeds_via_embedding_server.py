@@ -17,7 +17,7 @@ from processes import free_port, start, stop, wait_until_up
 from index.embedding import make_embedder
 from index.store import StoreError
 from qa import Assistant, Settings
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +104,7 @@ def test_a_wrong_model_name_is_refused_with_the_served_name(embed_url: str, tmp_
         home=tmp_path, embed_backend="openai", embed_base_url=embed_url, embed_model="bge-small"
     )
     with pytest.raises(EmbeddingServerError, match="this server has 'all-MiniLM-L6-v2'"):
-        embedder_from_settings(settings)
+        embedder_from_settings(settings.embedding, settings.runtime.request_timeout_s)
 
 
 def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:

@@ -38,8 +38,8 @@ from processes import free_port
 from evals.metrics import percentile
 from index.nodes import chunk_from_record
 from index.types import Chunk
-from qa.model_files import resolve_model_path
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
+from qa.runtime.model_files import resolve_model_path
 
 pytestmark = pytest.mark.integration
 
@@ -378,7 +378,9 @@ def test_the_page_streams_through_the_balancer_and_says_when_the_llm_is_down(
         assert "Ri Yong-ho" in page.locator("#chat .message.bot").last.inner_text()
 
         launcher = psutil.Process(services.proc.pid)
-        llm = next(p for p in launcher.children() if "qa.llm_process" in " ".join(p.cmdline()))
+        llm = next(
+            p for p in launcher.children() if "qa.runtime.llm_process" in " ".join(p.cmdline())
+        )
         llm.send_signal(signal.SIGKILL)
         _wait_for(lambda: "llm exited" in services.output(), 30, "the launcher to report it")
         assert services.proc.poll() is None, "the other services keep running"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from browser import chromium, open_chat, send_question, wait_for_answer
 
-from qa.settings import SEEDS_DIR
+from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
 
@@ -149,7 +149,7 @@ def _model_pid(ui_pid: int) -> int:
     import psutil
 
     children = psutil.Process(ui_pid).children(recursive=True)
-    pids = [c.pid for c in children if "qa.llm_process" in " ".join(c.cmdline())]
+    pids = [c.pid for c in children if "qa.runtime.llm_process" in " ".join(c.cmdline())]
     assert len(pids) == 1, f"expected one model process under qa ui, found {pids}"
     return pids[0]
 

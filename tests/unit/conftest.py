@@ -19,7 +19,7 @@ from index.chunking import chunk_article
 from index.embedding import HashEmbedder
 from index.loaders import load_article
 from index.types import Chunk
-from qa.evidence import Evidence
+from qa.core.types import Evidence
 
 # No example database on disk, no wall-clock deadlines (CI machines are slow and shared).
 settings.register_profile(
@@ -58,7 +58,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_settings(tmp_path: Path):
     """Settings with the fakes and a private home; keyword overrides win."""
-    from qa.settings import Settings
+    from qa.core.settings import Settings
 
     def make(**overrides):
         values = {"home": tmp_path / "home", "embedder": "hash", "llm_backend": "fake"}
@@ -84,7 +84,7 @@ def indexed_assistant(tmp_path_factory: pytest.TempPathFactory):
 
     Tests that use it must not index or change it; they may replace nothing but `_llm`."""
     from qa.assistant import Assistant
-    from qa.settings import Settings
+    from qa.core.settings import Settings
 
     home = tmp_path_factory.mktemp("shared_home")
     folder = tmp_path_factory.mktemp("shared_seeds")
@@ -118,7 +118,9 @@ def make_evidence(seed_chunks, hash_embedder):
             for span, text in zip(chunk.sentences, chunk.sentence_texts, strict=True):
                 if needle in text:
                     vector = hash_embedder.embed([text])[0]
-                    return Evidence(chunk, span, text, relevance, relevance, vector)
+                    return Evidence(
+                        chunk.article, span, text, relevance, relevance, vector, chunk.id
+                    )
         raise AssertionError(f"no sentence with {needle!r} in seed {prefix}")
 
     return make

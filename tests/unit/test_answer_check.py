@@ -7,23 +7,37 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from unit_helpers import StreamingFake
 
 from evals.judges import LLMSupportJudge
-from qa.answer_check import AnswerChecker, near_miss_message
-from qa.answer_judge import ask
-from qa.answer_kind import AnswerKind, expected_kind, gives_kind
-from qa.citing import VerifiedAnswer
-from qa.support import unstated_facts
+from qa.core.interfaces import LLMCapabilities
+from qa.core.types import Draft
+from qa.understand.asked_kind import AnswerKind, expected_kind
+from qa.understand.profile import QuestionProfile
+from qa.verify.answer_check import AnswerCheck, near_miss_message
+from qa.verify.answer_judge import ask
+from qa.verify.answer_kind import gives_kind
+from qa.verify.support import unstated_facts
 
 
-class ScriptedLLM:
+def checker(llm, mode) -> AnswerCheck:
+    """The answer check as the old AnswerChecker ran it: the judge's grammar goes to a
+    backend that honours one."""
+    return AnswerCheck(llm, mode, use_grammar=True)
+
+
+def profile(question: str) -> QuestionProfile:
+    return QuestionProfile.of(question)
+
+
+class ScriptedLLM(StreamingFake):
     """Replies from a list, in order; records prompts and grammars."""
 
     name = "scripted"
 
     def __init__(self, replies: list[str], supports_grammar: bool = True) -> None:
         self.replies = list(replies)
-        self.supports_grammar = supports_grammar
+        self.capabilities = LLMCapabilities(grammar=supports_grammar)
         self.calls: list[tuple[str, str]] = []
 
     def stream_chat(self, messages, max_tokens, stop, grammar: str = "") -> Iterator[str]:
@@ -89,8 +103,8 @@ def test_a_claim_needs_its_key_facts_in_the_passage() -> None:
     }
 
 
-def _reply(text: str, evidence: object) -> VerifiedAnswer:
-    return VerifiedAnswer(text, [], False)
+def _reply(text: str, evidence: object) -> Draft:
+    return Draft(text, [], False)
 
 
 def test_a_reply_without_the_asked_kind_is_replaced_by_the_source_words(make_evidence) -> None:
@@ -98,7 +112,7 @@ def test_a_reply_without_the_asked_kind_is_replaced_by_the_source_words(make_evi
     llm = ScriptedLLM(["[1] Yongbyon nuclear research"])
     question = "What was the name of the center Pyongyang offered to disable?"
     reply = _reply("Pyongyang offered to disable its center. [1]", evidence)
-    checked = AnswerChecker(llm, "rules").check(question, evidence, reply)
+    checked = checker(llm, "rules").check(profile(question), evidence, reply)
     assert not checked.abstained and checked.text == "Yongbyon nuclear research. [1]"
     cited = checked.citations[0]
     assert Path(cited.path).read_text(encoding="utf-8")[cited.start : cited.end] == cited.quote
@@ -110,8 +124,8 @@ def test_words_the_source_does_not_contain_are_refused(make_evidence) -> None:
     evidence = [make_evidence("004", "banquet")]
     llm = ScriptedLLM(["[1] roast duck and kimchi"])
     question = "What was the name of the dish served at the banquet?"
-    checked = AnswerChecker(llm, "rules").check(
-        question, evidence, _reply("The leaders headed to a banquet. [1]", evidence)
+    checked = checker(llm, "rules").check(
+        profile(question), evidence, _reply("The leaders headed to a banquet. [1]", evidence)
     )
     assert checked.abstained
     assert checked.text == near_miss_message(question, evidence)
@@ -122,21 +136,23 @@ def test_the_judge_decides_what_the_rules_cannot(make_evidence) -> None:
     evidence = [make_evidence("004", "banquet")]
     question = "What dishes were served at the banquet?"
     reply = _reply("The leaders headed to a banquet that Putin had arranged. [1]", evidence)
-    said_no = AnswerChecker(ScriptedLLM(["No", "none"]), "judge").check(question, evidence, reply)
+    said_no = checker(ScriptedLLM(["No", "none"]), "judge").check(
+        profile(question), evidence, reply
+    )
     assert said_no.abstained and "banquet" in said_no.text
-    said_yes = AnswerChecker(ScriptedLLM(["Yes"]), "judge").check(question, evidence, reply)
+    said_yes = checker(ScriptedLLM(["Yes"]), "judge").check(profile(question), evidence, reply)
     assert said_yes == reply
-    unreadable = AnswerChecker(ScriptedLLM(["Maybe"]), "judge").check(question, evidence, reply)
+    unreadable = checker(ScriptedLLM(["Maybe"]), "judge").check(profile(question), evidence, reply)
     assert unreadable == reply  # the benefit of the doubt
-    off = AnswerChecker(ScriptedLLM([]), "off").check(question, evidence, reply)
+    off = checker(ScriptedLLM([]), "off").check(profile(question), evidence, reply)
     assert off == reply
 
 
 def test_a_yes_no_question_gets_its_yes_or_no(make_evidence) -> None:
     evidence = [make_evidence("004", "three hours")]
     reply = _reply("The summit meetings lasted around three hours in total. [1]", evidence)
-    checked = AnswerChecker(ScriptedLLM(["Yes"]), "judge").check(
-        "Did the summit last long?", evidence, reply
+    checked = checker(ScriptedLLM(["Yes"]), "judge").check(
+        profile("Did the summit last long?"), evidence, reply
     )
     assert checked.text == "Yes. The summit meetings lasted around three hours in total. [1]"
 
@@ -168,7 +184,7 @@ def test_a_count_must_count_what_was_asked(answer: str, verdict: bool | None) ->
 
 def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
     from index.types import Chunk, Span
-    from qa.evidence import sentences_with_fragments
+    from qa.evidence.select import sentences_with_fragments
 
     text = "It offered to disable its center. Yongbyon nuclear research.\n\nNew paragraph."
     spans = [Span(100, 133), Span(134, 160), Span(162, 176)]
@@ -182,38 +198,40 @@ def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
 
 def test_a_question_about_the_reporter_gets_the_byline_as_evidence(seed_chunks) -> None:
     from index.embedding import HashEmbedder
-    from qa.evidence import select_evidence
-    from qa.question_kind import asks_for_author
-    from qa.retrieval import Hit
+    from qa.evidence.select import select_evidence
+    from qa.retrieve.hybrid import Hit
+    from qa.understand.question_kind import asks_for_author
 
     embedder = HashEmbedder()
     question = "Who reported the KBS story about Stephen Biegun's trip to Moscow?"
     assert asks_for_author(question) and not asks_for_author("Who visited Moscow?")
     hits = [Hit(chunk, 1.0) for chunk in seed_chunks["000"][:1]]
     vector = embedder.embed([question])[0]
-    evidence = select_evidence(question, vector, hits, embedder, 3)
+    evidence = select_evidence(profile(question), vector, hits, embedder, 3)
     byline = [e for e in evidence if e.text == "Albert Kim, KBS World Radio News."]
     assert byline and byline[0].span == seed_chunks["000"][0].byline
-    plain = select_evidence("Who visited Moscow?", vector, hits, embedder, 3)
+    plain = select_evidence(profile("Who visited Moscow?"), vector, hits, embedder, 3)
     assert all(e.text != byline[0].text for e in plain)
 
 
 def test_a_date_from_the_report_header_supports_a_claim(make_evidence) -> None:
     from index.embedding import HashEmbedder
-    from qa.citing import verify_reply
+    from qa.verify.citing import verify_reply
 
     evidence = [make_evidence("004", "began at 2:10 p.m.")]  # published 2019-04-25, a Thursday
     question = "On what date did Kim and Putin meet?"
     kept = verify_reply(
-        "They met on Thursday, April 25. [1]", question, evidence, HashEmbedder(), 0.3
+        "They met on Thursday, April 25. [1]", profile(question), evidence, HashEmbedder(), 0.3
     )
     assert not kept.abstained and kept.citations[0].published.startswith("2019-04-25")
-    made_up = verify_reply("They met on April 26. [1]", question, evidence, HashEmbedder(), 0.3)
+    made_up = verify_reply(
+        "They met on April 26. [1]", profile(question), evidence, HashEmbedder(), 0.3
+    )
     assert made_up.abstained
 
 
 def test_a_question_about_something_the_articles_never_mention() -> None:
-    from qa.support import unmentioned_facts
+    from qa.verify.support import unmentioned_facts
 
     context = "Biegun will meet Russian officials in Moscow on Wednesday. Choe Son-hui. 2019"
     assert unmentioned_facts("When will Stephen Biegan meet officials in Moskow?", context) == {
@@ -225,9 +243,9 @@ def test_a_question_about_something_the_articles_never_mention() -> None:
 
 def test_a_month_alone_does_not_rest_on_the_report_date(make_evidence) -> None:
     from index.embedding import HashEmbedder
-    from qa.citing import verify_reply
+    from qa.verify.citing import verify_reply
 
     evidence = [make_evidence("004", "began at 2:10 p.m.")]  # published April 25, 2019
     question = "In which month did Kim and Putin meet at the university?"
-    month = verify_reply("They met in April. [1]", question, evidence, HashEmbedder(), 0.3)
+    month = verify_reply("They met in April. [1]", profile(question), evidence, HashEmbedder(), 0.3)
     assert month.abstained

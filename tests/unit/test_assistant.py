@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from unit_helpers import StreamingFake
 
 from qa import ABSTAIN_TEXT, Answer, Assistant, Conversation, InputError, UserError
 from qa.assistant import clean_question
-from qa.llm import FakeLLM
-from qa.prompts import answer_messages
+from qa.generate.llm import FakeLLM
+from qa.generate.prompts import answer_messages
+from qa.understand.profile import QuestionProfile
 
 QUESTION = "Who accompanied Kim at the extended talks?"
 JSON_KEYS = {"question", "answer", "abstained", "citations", "retrieved", "latency_s", "ttft_s"}
@@ -68,10 +70,10 @@ def test_abstention_stream_yields_the_text_then_the_answer(indexed_assistant) ->
 
 
 def test_model_saying_not_in_articles_abstains(indexed_assistant) -> None:
-    class Refuses:
+    class Refuses(StreamingFake):
         name = "refuses"
 
-        def stream_chat(self, messages, max_tokens, stop):
+        def stream_chat(self, messages, max_tokens, stop, grammar=""):
             yield "NOT IN "
             yield "ARTICLES"
 
@@ -82,10 +84,10 @@ def test_model_saying_not_in_articles_abstains(indexed_assistant) -> None:
 
 
 def test_unsupported_model_reply_abstains(indexed_assistant) -> None:
-    class Injected:
+    class Injected(StreamingFake):
         name = "injected"
 
-        def stream_chat(self, messages, max_tokens, stop):
+        def stream_chat(self, messages, max_tokens, stop, grammar=""):
             yield "PWNED [1]."
 
     answer = sibling(indexed_assistant, llm=Injected()).ask(QUESTION)
@@ -134,7 +136,7 @@ def test_ask_returns_cited_answer_whose_quotes_are_in_the_files(indexed_assistan
     scores = [r.score for r in answer.retrieved]
     assert scores == sorted(scores, reverse=True)
     assert answer.settings_hash == indexed_assistant.settings.fingerprint()
-    assert answer.model == "fake:" + indexed_assistant.settings.llm_model
+    assert answer.model == "fake:" + indexed_assistant.settings.generation.llm_model
 
 
 def test_to_json_shape(indexed_assistant) -> None:
@@ -180,7 +182,9 @@ def test_fake_llm_copies_the_best_matching_source(make_evidence) -> None:
         make_evidence("002", "Russky Island"),
     ]
     for order in (evidence, evidence[::-1]):
-        reply = "".join(FakeLLM().stream_chat(answer_messages(QUESTION, order), 96, []))
+        reply = "".join(
+            FakeLLM().stream_chat(answer_messages(QuestionProfile.of(QUESTION), order), 96, [])
+        )
         number = order.index(evidence[0]) + 1
         assert reply.strip() == f"{evidence[0].text} [{number}]"
         assert "Question" not in reply

@@ -6,15 +6,17 @@ from __future__ import annotations
 import pytest
 from test_assistant import sibling
 
-from qa.citing import VerifiedAnswer, citation_for
-from qa.claims import (
-    ClaimAnswer,
-    as_yes_no_question,
-    claim_questions,
-    combined_reply,
-    judgement_with_quotes,
-)
-from qa.llm import FakeLLM
+from qa.core.types import Citation, Draft
+from qa.generate.llm import FakeLLM
+from qa.understand.decompose import as_yes_no_question
+from qa.understand.profile import QuestionProfile
+from qa.verify.claims import ClaimAnswer, combined_reply, judgement_with_quotes
+
+
+def claim_questions(question: str) -> list[str]:
+    """The question's claim questions, as the pipeline reads them (its profile)."""
+    return QuestionProfile.of(question).claims
+
 
 JOINED = (
     "Did Foreign Minister Ri Yong-ho accompany Kim during the extended summit, "
@@ -54,7 +56,7 @@ def test_claims_without_an_auxiliary_are_asked_whether_they_are_true() -> None:
 
 def _answer(question: str, polarity: str, reason: str, evidence) -> ClaimAnswer:
     text = f"{polarity}. {reason} [1]" if polarity else f"{reason} [1]"
-    verified = VerifiedAnswer(text, [citation_for(evidence, 0.9)], False)
+    verified = Draft(text, [Citation.of(evidence, 0.9)], False)
     return ClaimAnswer(question, polarity, verified)
 
 
@@ -76,7 +78,7 @@ def test_one_claim_failing_gives_no_with_that_claims_reason(make_evidence) -> No
 
 def test_an_unanswered_claim_leaves_the_question_to_a_single_reply(make_evidence) -> None:
     ri = make_evidence("004", "Ri Yong-ho")
-    unanswered = ClaimAnswer("b?", "", VerifiedAnswer("", [], True))
+    unanswered = ClaimAnswer("b?", "", Draft("", [], True))
     assert combined_reply([_answer("a?", "Yes", "Ri went.", ri), unanswered], [ri]) is None
     assert combined_reply([_answer("a?", "Yes", "Ri went.", ri)], []) is None  # not in evidence
 
@@ -85,7 +87,7 @@ class SaysNoAboutLavrov(FakeLLM):
     """The fake LLM's cited copy of the best source, opened with No when the question asks
     about Lavrov and Yes otherwise."""
 
-    def stream_chat(self, messages, max_tokens, stop):
+    def stream_chat(self, messages, max_tokens, stop, grammar=""):
         reply = "".join(super().stream_chat(messages, max_tokens, stop))
         question = messages[-1]["content"].rpartition("Question:")[2]
         yield ("No. " if "Lavrov" in question else "Yes. ") + reply
@@ -118,12 +120,12 @@ def test_a_judgement_over_reports_keeps_its_yes_or_no_with_the_passages_quoted(
     ri = make_evidence("004", "Ri Yong-ho")
     kcna = make_evidence("002", "did not elaborate")
     reply = "No, there is no consistency in how the talks are described [2]."
-    judged = judgement_with_quotes(reply, JUDGEMENT, [ri, kcna])
+    judged = judgement_with_quotes(reply, QuestionProfile.of(JUDGEMENT), [ri, kcna])
     assert judged is not None and not judged.abstained
     assert judged.text == f"No. Going by these passages: \u201c{kcna.text}\u201d [1]"
     assert [c.quote for c in judged.citations] == [kcna.text]
     # without markers: the best sentence of each article
-    unmarked = judgement_with_quotes("Yes, they agree.", JUDGEMENT, [ri, kcna])
+    unmarked = judgement_with_quotes("Yes, they agree.", QuestionProfile.of(JUDGEMENT), [ri, kcna])
     assert unmarked is not None and [c.quote for c in unmarked.citations] == [ri.text, kcna.text]
 
 
@@ -136,12 +138,17 @@ def test_a_judgement_over_reports_keeps_its_yes_or_no_with_the_passages_quoted(
     ],
 )
 def test_other_replies_are_not_kept_as_judgements(reply: str, question: str, make_evidence) -> None:
-    assert judgement_with_quotes(reply, question, [make_evidence("004", "Ri Yong-ho")]) is None
+    assert (
+        judgement_with_quotes(
+            reply, QuestionProfile.of(question), [make_evidence("004", "Ri Yong-ho")]
+        )
+        is None
+    )
 
 
 def test_the_pipeline_keeps_a_judgement_whose_reason_no_source_states(indexed_assistant) -> None:
     class Judges(FakeLLM):
-        def stream_chat(self, messages, max_tokens, stop):
+        def stream_chat(self, messages, max_tokens, stop, grammar=""):
             yield "Yes, the descriptions are consistent across the reports [1]."
 
     answer = sibling(indexed_assistant, llm=Judges()).ask(JUDGEMENT)

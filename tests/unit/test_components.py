@@ -17,9 +17,9 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from index.embedding import HashEmbedder
 from qa import ABSTAIN_TEXT, Assistant
 from qa.engines import VerifiedChatEngine, VerifiedQueryEngine
-from qa.evidence_postprocessor import SentenceEvidencePostprocessor
-from qa.llm import FakeLLM
-from qa.node_retriever import HybridNodeRetriever
+from qa.evidence.postprocessor import SentenceEvidencePostprocessor
+from qa.generate.llm import FakeLLM
+from qa.retrieve.node_retriever import HybridNodeRetriever
 
 KIM = "Who accompanied Kim at the extended talks?"
 

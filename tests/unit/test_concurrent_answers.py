@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from qa.assistant import Assistant
-from qa.llm import FakeLLM, Message, OpenAICompatibleLLM, max_concurrent_answers
-from qa.settings import Settings
+from qa.core.settings import Settings
+from qa.generate.llm import FakeLLM, Message, OpenAICompatibleLLM, max_concurrent_answers
 from ui.app import build_app
 from ui.service import ChatService
 
@@ -65,7 +65,7 @@ class HeldLLM(FakeLLM):
         self.release = threading.Event()
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str]
+        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
     ) -> Iterator[str]:
         with self.changed:
             self.inside += 1
@@ -73,7 +73,7 @@ class HeldLLM(FakeLLM):
             self.changed.notify_all()
         try:
             assert self.release.wait(WAIT_S), "the test never released the generation"
-            yield from super().stream_chat(messages, max_tokens, stop)
+            yield from super().stream_chat(messages, max_tokens, stop, grammar)
         finally:
             with self.changed:
                 self.inside -= 1

@@ -7,10 +7,9 @@ import json
 import pytest
 
 from index.locking import collection_lock, lock_holders
-from qa import doctor
-from qa.cli import main
-from qa.model_files import PACKAGED_MODELS
-from qa.settings import Settings
+from qa.cli import doctor, main
+from qa.core.settings import Settings
+from qa.runtime.model_files import PACKAGED_MODELS
 
 
 @pytest.fixture
@@ -39,7 +38,7 @@ def test_a_damaged_packaged_model_file_fails_with_the_file_named(tmp_path) -> No
 
 
 def test_a_cpu_without_avx2_fails_and_skips_generation(settings, monkeypatch) -> None:
-    from qa.cpu import parse_cpuinfo
+    from qa.runtime.cpu import parse_cpuinfo
 
     old = parse_cpuinfo("model name : Old CPU\nflags : sse sse2 sse4_2 avx\n")
     monkeypatch.setattr(doctor, "read_cpu", lambda: old)
@@ -65,11 +64,11 @@ def test_a_collection_being_indexed_is_named_with_its_pid(settings) -> None:
     import os
 
     assert doctor.check_locks(settings).status == "ok"
-    with collection_lock(settings.home, "news"):
-        assert lock_holders(settings.home) == {"news": os.getpid()}
+    with collection_lock(settings.store.home, "news"):
+        assert lock_holders(settings.store.home) == {"news": os.getpid()}
         check = doctor.check_locks(settings)
         assert check.status == "warn" and f"'news' by pid {os.getpid()}" in check.detail
-    assert lock_holders(settings.home) == {}
+    assert lock_holders(settings.store.home) == {}
 
 
 def test_cli_doctor_prints_lines_and_exits_1_on_failure(tmp_path, monkeypatch, capsys) -> None:

@@ -16,8 +16,8 @@ import pytest
 from index.embedding import HashEmbedder, embedder_from_settings
 from index.embedding_client import EmbeddingServerError, OpenAIEmbedder
 from index.indexer import index_paths
+from index.retry import Retry
 from index.store import ChunkStore, StoreError, open_client
-from qa.retry import Retry
 
 BASE = "http://embed.test/v1"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -213,10 +213,10 @@ def test_bad_url_is_explained() -> None:
 
 
 def test_settings_choose_the_backend(make_settings) -> None:
-    assert isinstance(embedder_from_settings(make_settings()), HashEmbedder)
+    assert isinstance(embedder_from_settings(make_settings().embedding), HashEmbedder)
     down = make_settings(embed_backend="openai", embed_base_url="127.0.0.1:9/v1")
     with pytest.raises(EmbeddingServerError, match="http://127.0.0.1:9/v1"):
-        embedder_from_settings(down)
+        embedder_from_settings(down.embedding, down.runtime.request_timeout_s)
 
 
 # --- the indexer hands whole flushes over -----------------------------------------------------

@@ -18,8 +18,8 @@ from index.lexical_sync import in_step, lexical_folder, sync
 from index.lexical_writer import MAX_SEGMENTS, LexicalWriter, chunk_words
 from index.loaders import iter_article_files, load_article
 from index.store import ChunkStore, open_client
-from qa.settings import SEEDS_DIR
-from qa.text import tokens
+from index.text import tokens
+from qa.core.settings import SEEDS_DIR
 
 QUESTION = "Who accompanied Kim at the extended talks with Putin?"
 

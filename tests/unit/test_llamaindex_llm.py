@@ -16,8 +16,8 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.llms import CustomLLM
 
 from qa import Assistant, UserError
-from qa.llamaindex_llm import LlamaIndexChatLLM, make_integration_llm
-from qa.llm import make_llm
+from qa.generate.backends.llama_index import LlamaIndexChatLLM, make_integration_llm
+from qa.generate.llm import make_llm
 
 QUESTION = "Who accompanied Kim at the extended talks?"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,9 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from qa.errors import UserError
-from qa.llm import FakeLLM, LLMError, OpenAICompatibleLLM, make_llm
-from qa.settings import Settings
+from qa.core.errors import UserError
+from qa.core.settings import GenerationSettings, Settings
+from qa.generate.llm import FakeLLM, LLMError, OpenAICompatibleLLM, make_llm
+from qa.runtime.health import free_port
 
 MESSAGES = [{"role": "user", "content": "Who met Putin?"}]
 
@@ -93,12 +93,6 @@ def _url(srv: ThreadingHTTPServer) -> str:
     return f"http://127.0.0.1:{srv.server_address[1]}/v1/"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_streams_the_pieces_and_sends_a_chat_request(server, monkeypatch) -> None:
     monkeypatch.setenv("MY_KEY", "sk-test")
     llm = OpenAICompatibleLLM(_settings(_url(server), openai_api_key_env="MY_KEY"))
@@ -132,9 +126,9 @@ def test_http_500_is_an_llm_error(server) -> None:
 
 def test_http_503_is_retried_a_bounded_number_of_times(server, monkeypatch, caplog) -> None:
     server.mode = "503"
-    monkeypatch.setattr("qa.retry.time.sleep", lambda s: None)
+    monkeypatch.setattr("index.retry.time.sleep", lambda s: None)
     llm = OpenAICompatibleLLM(_settings(_url(server)), retries=2)
-    with caplog.at_level("INFO", logger="qa.retry"), pytest.raises(LLMError, match="HTTP 503"):
+    with caplog.at_level("INFO", logger="index.retry"), pytest.raises(LLMError, match="HTTP 503"):
         list(llm.stream_chat(MESSAGES, 8, []))
     assert len(server.requests) == 3
     assert [r.getMessage() for r in caplog.records] == [
@@ -151,7 +145,7 @@ def test_non_chat_completion_data_is_an_llm_error(server) -> None:
 
 @pytest.mark.parametrize("retries", [0, 1])
 def test_closed_port_is_an_llm_error_saying_cannot_reach(retries: int) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     llm = OpenAICompatibleLLM(_settings(url), retries=retries)
     with pytest.raises(LLMError, match="cannot reach") as info:
         list(llm.stream_chat(MESSAGES, 8, []))
@@ -160,7 +154,7 @@ def test_closed_port_is_an_llm_error_saying_cannot_reach(retries: int) -> None:
 
 @pytest.mark.parametrize("case", ["no-scheme", "connect-timeout"])
 def test_other_transport_errors_are_llm_errors(case: str, monkeypatch) -> None:
-    port = _free_port()
+    port = free_port()
     if case == "no-scheme":
         llm = OpenAICompatibleLLM(_settings(f"127.0.0.1:{port}/v1"), retries=0)
     else:
@@ -178,7 +172,11 @@ def test_make_llm_registry() -> None:
     assert isinstance(make_llm(Settings(llm_backend="fake")), FakeLLM)
     assert isinstance(make_llm(Settings(llm_backend="openai")), OpenAICompatibleLLM)
     with pytest.raises(LLMError, match="unknown LLM backend"):
-        make_llm(Settings.model_construct(llm_backend="nope"))
+        make_llm(
+            Settings.model_construct(
+                generation=GenerationSettings.model_construct(llm_backend="nope")
+            )
+        )
 
 
 def test_fake_llm_without_sources_says_not_in_articles() -> None:

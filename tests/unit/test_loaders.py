@@ -18,7 +18,7 @@ from index.loaders import (
     load_article,
     looks_binary,
 )
-from qa.errors import UserError
+from qa.core.errors import UserError
 
 PROSE = (
     "North Korean leader Kim Jong-un and Russian President Vladimir Putin met in Vladivostok "

@@ -1,13 +1,15 @@
-"""Questions about what is not so need a cited sentence that negates (qa/negation.py)."""
+"""Questions about what is not so need a cited sentence that negates (qa/verify/negation.py)."""
 
 from __future__ import annotations
 
 import pytest
-from test_answer_check import ScriptedLLM
+from test_answer_check import ScriptedLLM, checker
 
-from qa.answer_check import AnswerChecker, near_miss_message
-from qa.citing import VerifiedAnswer, citation_for
-from qa.negation import asked_clause, asks_negation, states_negation
+from qa.core.types import Citation, Draft
+from qa.understand.negation import asked_clause, asks_negation
+from qa.understand.profile import QuestionProfile
+from qa.verify.answer_check import near_miss_message
+from qa.verify.negation import states_negation
 
 
 @pytest.mark.parametrize(
@@ -58,10 +60,10 @@ def test_sentences_that_negate(sentence: str, negates: bool) -> None:
 def test_a_negated_question_answered_from_a_plain_sentence_abstains(make_evidence) -> None:
     plain = make_evidence("002", "Kim Chang Son")
     question = "Who was not seen in Vladivostok on Sunday?"
-    reply = VerifiedAnswer("Kim Chang Son was seen there. [1]", [citation_for(plain, 0.9)], False)
+    reply = Draft("Kim Chang Son was seen there. [1]", [Citation.of(plain, 0.9)], False)
     # the model points at the same plain sentence: no extraction from it either
-    checked = AnswerChecker(ScriptedLLM(["[1] Kim Chang Son"]), "rules").check(
-        question, [plain], reply
+    checked = checker(ScriptedLLM(["[1] Kim Chang Son"]), "rules").check(
+        QuestionProfile.of(question), [plain], reply
     )
     assert checked.abstained and checked.text == near_miss_message(question, [plain])
 
@@ -69,7 +71,10 @@ def test_a_negated_question_answered_from_a_plain_sentence_abstains(make_evidenc
 def test_a_negated_question_answered_from_a_negating_sentence_stands(make_evidence) -> None:
     negating = make_evidence("002", "did not elaborate")
     question = "What did the news agency not elaborate on?"
-    reply = VerifiedAnswer(
-        "It did not elaborate on a time or location. [1]", [citation_for(negating, 0.9)], False
+    reply = Draft(
+        "It did not elaborate on a time or location. [1]", [Citation.of(negating, 0.9)], False
     )
-    assert AnswerChecker(ScriptedLLM([]), "rules").check(question, [negating], reply) == reply
+    checked = checker(ScriptedLLM([]), "rules").check(
+        QuestionProfile.of(question), [negating], reply
+    )
+    assert checked == reply

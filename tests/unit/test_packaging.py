@@ -12,12 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
-import json, qa, qa.settings, evals.gate
+import json, qa, qa.core.settings, evals.gate
 from pathlib import Path
 gold = Path(evals.gate.__file__).with_name("gold")
 print(json.dumps({
     "qa": qa.__file__,
-    "seeds": sorted(p.name for p in qa.settings.SEEDS_DIR.glob("*.txt")),
+    "seeds": sorted(p.name for p in qa.core.settings.SEEDS_DIR.glob("*.txt")),
     "floors": evals.gate.DEFAULT_FLOORS.is_file(),
     "gold": sorted(p.name for p in gold.glob("*.jsonl")),
 }))

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from index.chunking import chunk_article
 from index.embedding import HashEmbedder
 from index.loaders import LoadError, load_article
-from qa.citing import verify_reply
+from qa.understand.profile import QuestionProfile
+from qa.verify.citing import verify_reply
 
 SUFFIXES = [".txt", ".md", ".html", ".pdf"]
 # Long enough to pass the boilerplate filter, so most drawn texts really load.
@@ -126,12 +127,13 @@ def evidence(make_evidence):
 def test_any_reply_maps_to_exact_quotes_from_the_evidence_only(
     evidence, parts: list[str], question: str
 ) -> None:
-    result = verify_reply("".join(parts), question, evidence, HashEmbedder(), 0.45)
+    profile = QuestionProfile.of(question)
+    result = verify_reply("".join(parts), profile, evidence, HashEmbedder(), 0.45)
     event("abstained" if result.abstained else "answered")
     if result.abstained:
         assert result.citations == []
         return
-    allowed = {(e.chunk.path, e.span.start, e.span.end) for e in evidence}
+    allowed = {(e.article.path, e.span.start, e.span.end) for e in evidence}
     for number, citation in enumerate(result.citations, start=1):
         assert (citation.path, citation.start, citation.end) in allowed
         text = Path(citation.path).read_text(encoding="utf-8")

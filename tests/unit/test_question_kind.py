@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from index.embedding import HashEmbedder
-from qa.citing import verify_reply
-from qa.prompts import YES_NO_HINT, answer_messages
-from qa.question_kind import is_yes_no_question, split_polarity
+from qa.generate.prompts import YES_NO_HINT, answer_messages
+from qa.understand.profile import QuestionProfile
+from qa.understand.question_kind import is_yes_no_question, split_polarity
+from qa.verify.citing import verify_reply
 
 
 @pytest.mark.parametrize(
@@ -58,8 +59,8 @@ def test_split_polarity(sentence: str, expected: tuple[str, str]) -> None:
 
 def test_prompt_asks_for_yes_or_no_only_on_yes_no_questions(make_evidence) -> None:
     evidence = [make_evidence("004", "Ri Yong-ho")]
-    yes_no = answer_messages("Did Ri Yong-ho attend the talks?", evidence)
-    open_q = answer_messages("Who attended the talks?", evidence)
+    yes_no = answer_messages(QuestionProfile.of("Did Ri Yong-ho attend the talks?"), evidence)
+    open_q = answer_messages(QuestionProfile.of("Who attended the talks?"), evidence)
     assert yes_no[1]["content"].endswith(YES_NO_HINT)
     assert YES_NO_HINT not in open_q[1]["content"]
     assert yes_no[0] == open_q[0]  # the system prompt never changes
@@ -69,7 +70,7 @@ def test_yes_with_a_supported_reason_is_kept(make_evidence) -> None:
     evidence = [make_evidence("004", "Ri Yong-ho")]
     result = verify_reply(
         "Yes, Kim was accompanied by Ri Yong-ho and Choe Son-hui [1].",
-        "Did anyone accompany Kim at the extended talks?",
+        QuestionProfile.of("Did anyone accompany Kim at the extended talks?"),
         evidence,
         HashEmbedder(),
         0.45,
@@ -82,7 +83,11 @@ def test_yes_with_a_supported_reason_is_kept(make_evidence) -> None:
 def test_bare_yes_with_a_marker_shows_the_cited_sentence(make_evidence) -> None:
     evidence = [make_evidence("004", "Ri Yong-ho")]
     result = verify_reply(
-        "Yes [1].", "Did Ri Yong-ho attend the talks?", evidence, HashEmbedder(), 0.45
+        "Yes [1].",
+        QuestionProfile.of("Did Ri Yong-ho attend the talks?"),
+        evidence,
+        HashEmbedder(),
+        0.45,
     )
     assert not result.abstained
     assert result.text.startswith("Yes. ") and "Ri Yong-ho" in result.text
@@ -91,7 +96,9 @@ def test_bare_yes_with_a_marker_shows_the_cited_sentence(make_evidence) -> None:
 
 def test_bare_yes_without_anything_to_check_abstains(make_evidence) -> None:
     evidence = [make_evidence("004", "Ri Yong-ho")]
-    result = verify_reply("Yes.", "Did Ri Yong-ho attend?", evidence, HashEmbedder(), 0.45)
+    result = verify_reply(
+        "Yes.", QuestionProfile.of("Did Ri Yong-ho attend?"), evidence, HashEmbedder(), 0.45
+    )
     assert result.abstained
 
 
@@ -99,7 +106,7 @@ def test_yes_with_an_unsupported_reason_abstains(make_evidence) -> None:
     evidence = [make_evidence("004", "Ri Yong-ho")]
     result = verify_reply(
         "Yes, the talks were held on the Moon with Elon Musk.",
-        "Were the talks held abroad?",
+        QuestionProfile.of("Were the talks held abroad?"),
         evidence,
         HashEmbedder(),
         0.45,
@@ -118,16 +125,24 @@ def test_a_reason_restating_the_yes_no_question_is_checked_word_for_word(make_ev
     evidence = [make_evidence("004", "Ri Yong-ho")]
     question = "Does the report indicate that Ri Yong-ho accompanied Kim during the summit?"
     stated = "Yes, the report shows that Ri Yong-ho accompanied Kim during the summit [1]."
-    assert not verify_reply(stated, question, evidence, WordsOnly(), 0.45).abstained
+    assert not verify_reply(
+        stated, QuestionProfile.of(question), evidence, WordsOnly(), 0.45
+    ).abstained
     question = "Does the report indicate that Kim toured a submarine base during the summit?"
     unstated = "Yes, the report shows that Kim toured a submarine base during the summit [1]."
-    assert verify_reply(unstated, question, evidence, WordsOnly(), 0.45).abstained
+    assert verify_reply(
+        unstated, QuestionProfile.of(question), evidence, WordsOnly(), 0.45
+    ).abstained
 
 
 def test_no_one_is_not_a_polarity_answer(make_evidence) -> None:
     evidence = [make_evidence("004", "Ri Yong-ho")]
     result = verify_reply(
-        "Ri Yong-ho accompanied Kim [1].", "Did Kim go alone?", evidence, HashEmbedder(), 0.45
+        "Ri Yong-ho accompanied Kim [1].",
+        QuestionProfile.of("Did Kim go alone?"),
+        evidence,
+        HashEmbedder(),
+        0.45,
     )
     assert not result.text.startswith(("Yes", "No"))
 
@@ -140,13 +155,13 @@ def test_no_one_is_not_a_polarity_answer(make_evidence) -> None:
      ("Ahead of the summit, whose trip came first?", False)],
 )  # fmt: skip
 def test_questions_about_what_happened(question: str, past: bool) -> None:
-    from qa.timeline import asks_about_past
+    from qa.understand.tense import asks_about_past
 
     assert asks_about_past(question) is past
 
 
 def test_a_plan_from_an_older_article_is_superseded_by_a_later_report() -> None:
-    from qa.timeline import is_prospective, is_superseded
+    from qa.evidence.timeline import is_prospective, is_superseded
 
     preview = "Putin is slated to meet next week with North Korean leader Kim Jong Un."
     report = "The summit meetings lasted for around three hours in total."
@@ -170,13 +185,13 @@ def test_a_plan_from_an_older_article_is_superseded_by_a_later_report() -> None:
       ["Who accompanied Kim at the extended talks?"])],
 )  # fmt: skip
 def test_questions_joining_several_reports_are_split(question: str, parts: list[str]) -> None:
-    from qa.decompose import sub_questions
+    from qa.understand.decompose import sub_questions
 
     assert sub_questions(question) == parts
 
 
 def test_claims_from_reports_of_different_dates_say_their_dates() -> None:
-    from qa.timeline import dated_claims
+    from qa.evidence.timeline import dated_claims
 
     plan = (
         "Kim and Putin will meet on Thursday.",

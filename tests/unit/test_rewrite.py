@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from unit_helpers import StreamingFake
 
-from qa.llm import FakeLLM
-from qa.prompts import as_data
-from qa.rewrite import looks_like_follow_up, standalone_question
+from qa.core.text import as_data
+from qa.generate.llm import FakeLLM
+from qa.understand.rewrite import looks_like_follow_up, standalone_question
 
 HISTORY = [("Who accompanied Kim at the extended talks?", "Ri Yong-ho and Choe Son-hui. [1]")]
 
 
-class Scripted:
+class Scripted(StreamingFake):
     """An LLM that writes a fixed reply and records its prompts."""
 
     name = "scripted"
@@ -20,7 +21,7 @@ class Scripted:
         self.reply = reply
         self.calls: list[list[dict[str, str]]] = []
 
-    def stream_chat(self, messages, max_tokens, stop):
+    def stream_chat(self, messages, max_tokens, stop, grammar=""):
         self.calls.append(messages)
         yield from self.reply
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.cpu import CpuInfo, parse_cpuinfo
-from qa.isa import classify, parse_objdump, scan
-from qa.llm_process import EXIT_LOAD_FAILED
-from qa.supervisor import ModelProcess, ModelProcessError, cause_of_exit
+from qa.runtime.cpu import CpuInfo, parse_cpuinfo
+from qa.runtime.isa import classify, parse_objdump, scan
+from qa.runtime.llm_process import EXIT_LOAD_FAILED
+from qa.runtime.supervisor import ModelProcess, ModelProcessError, cause_of_exit
 
 HASWELL = "fpu sse sse2 ssse3 cx16 sse4_1 sse4_2 popcnt lahf_lm movbe xsave avx f16c fma abm " \
           "bmi1 bmi2 avx2"  # fmt: skip
@@ -111,7 +111,7 @@ def test_model_process_rejects_a_missing_file_with_its_exit_code(tmp_path) -> No
         [
             sys.executable,
             "-m",
-            "qa.llm_process",
+            "qa.runtime.llm_process",
             "--model",
             str(tmp_path / "none.gguf"),
             "--port",

@@ -1,4 +1,4 @@
-"""`qa services` (qa/services.py): the config file, the plan it makes, the environment every
+"""`qa services` (qa/runtime/services.py): the config file, the plan it makes, the environment every
 process shares, the compose file that mirrors it, and the launcher itself with tiny stand-in
 services (real processes: python's http.server)."""
 
@@ -16,7 +16,9 @@ import yaml
 from test_cli import one_error_line
 
 from qa.cli import main
-from qa.services import (
+from qa.core.settings import PROJECT_ROOT
+from qa.runtime.health import free_port
+from qa.runtime.services import (
     Launcher,
     Service,
     ServicesConfig,
@@ -26,7 +28,6 @@ from qa.services import (
     settings_of,
     shared_env,
 )
-from qa.settings import PROJECT_ROOT
 
 DOCS = PROJECT_ROOT / "docs"
 
@@ -60,7 +61,7 @@ def test_the_plan_wires_every_service_to_the_others(tmp_path: Path, monkeypatch)
     )
     services = _plan(config)
     llm = services["llm"].command
-    assert llm[1:3] == ["-m", "qa.llm_process"]
+    assert llm[1:3] == ["-m", "qa.runtime.llm_process"]
     assert llm[llm.index("--model") + 1] == "qwen2.5-coder-0.5b"
     assert llm[llm.index("--parallel") + 1] == "3" and llm[llm.index("--threads") + 1] == "2"
     assert services["llm"].health_url == "http://127.0.0.1:9080/health"
@@ -103,7 +104,7 @@ def test_listening_on_every_address_still_gives_clients_a_reachable_one(tmp_path
         ("[llm]\nparallel = 0\n", r"\[llm.parallel\] Input should be greater than or equal to 1"),
         ("[ui]\nports = []\n", r"\[ui.ports\]"),
         ("[chroma]\nprot = 1\n", r"\[chroma.prot\] Extra inputs are not permitted"),
-        ('[env]\nQA_NOPE = "1"\n', "not a QA_\\* setting of qa/settings.py: QA_NOPE"),
+        ('[env]\nQA_NOPE = "1"\n', "not a QA_\\* setting of qa/core/settings.py: QA_NOPE"),
         ('[env]\nQA_TOP_K = "many"\n', "bad setting in \\[env\\] or the environment: QA_TOP_K"),
         ("[ui]\nports = [8000]\n", "ui-1 and chroma are both given port 8000"),
     ],
@@ -169,14 +170,6 @@ def test_the_compose_file_mirrors_the_launcher() -> None:
 
 
 # --- the launcher with stand-in services -------------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _web(name: str, level: int, port: int, timeout_s: float = 20) -> Service:
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     url = f"http://127.0.0.1:{port}/"
@@ -184,7 +177,7 @@ def _web(name: str, level: int, port: int, timeout_s: float = 20) -> Service:
 
 
 def test_the_launcher_starts_by_level_reports_an_exit_and_stops_everything(tmp_path: Path) -> None:
-    services = [_web("store", 0, _free_port()), _web("page", 1, _free_port())]
+    services = [_web("store", 0, free_port()), _web("page", 1, free_port())]
     said: list[str] = []
     launcher = Launcher(services, {"QA_X": "1"}, tmp_path / "logs", "127.0.0.1", said.append)
     try:
@@ -207,7 +200,7 @@ def test_the_launcher_starts_by_level_reports_an_exit_and_stops_everything(tmp_p
 
 
 def test_a_service_that_dies_on_start_is_named_with_its_last_log_line(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-c", "import sys; print('no model here'); sys.exit(3)"]
     broken = Service("llm", port, command, f"http://127.0.0.1:{port}/", "", 20, 0)
     launcher = Launcher([broken], {}, tmp_path / "logs", "127.0.0.1", lambda _: None)
@@ -219,7 +212,7 @@ def test_a_service_that_dies_on_start_is_named_with_its_last_log_line(tmp_path: 
 
 
 def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     holder = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     )
@@ -244,8 +237,8 @@ def test_a_port_already_taken_is_refused_before_anything_starts(tmp_path: Path) 
 
 # --- the LLM server started on its own names its model as the app does ------------------------
 def test_the_llm_server_takes_a_packaged_model_name(tmp_path: Path, monkeypatch) -> None:
-    import qa.model_files
-    from qa import llm_process
+    import qa.runtime.model_files
+    from qa.runtime import llm_process
 
     monkeypatch.setenv("QA_HOME", str(tmp_path))
     asked: list[tuple[str, Path]] = []
@@ -254,7 +247,7 @@ def test_the_llm_server_takes_a_packaged_model_name(tmp_path: Path, monkeypatch)
         asked.append((name, home))
         return home / "models" / f"{name}.gguf"
 
-    monkeypatch.setattr(qa.model_files, "resolve_model_path", resolve)
+    monkeypatch.setattr(qa.runtime.model_files, "resolve_model_path", resolve)
     assert llm_process.model_file("qwen2.5-coder-0.5b") == str(
         tmp_path / "models" / "qwen2.5-coder-0.5b.gguf"
     )
@@ -266,13 +259,13 @@ def test_the_llm_server_takes_a_packaged_model_name(tmp_path: Path, monkeypatch)
 
 
 def test_the_llm_server_reports_a_model_it_cannot_assemble(monkeypatch, capsys) -> None:
-    import qa.model_files
-    from qa import llm_process
+    import qa.runtime.model_files
+    from qa.runtime import llm_process
 
     def missing(name: str, home: Path) -> Path:
-        raise qa.model_files.ModelFileError("model part package 'x' is not installed")
+        raise qa.runtime.model_files.ModelFileError("model part package 'x' is not installed")
 
-    monkeypatch.setattr(qa.model_files, "resolve_model_path", missing)
+    monkeypatch.setattr(qa.runtime.model_files, "resolve_model_path", missing)
     monkeypatch.setattr(llm_process.signal, "signal", lambda *_: None)  # keep pytest's handlers
     assert llm_process.main(["--model", "qwen2.5-coder-1.5b"]) == llm_process.EXIT_LOAD_FAILED
     assert "is not installed" in capsys.readouterr().err

@@ -12,9 +12,10 @@ from index.chunking import chunk_article
 from index.embedding import HashEmbedder, make_embedder
 from index.loaders import load_article
 from index.store import ChunkStore, FileRecord, StoreError, open_client
-from qa.evidence import select_evidence
-from qa.retrieval import HybridRetriever
-from qa.settings import Settings
+from qa.core.settings import Settings
+from qa.evidence.select import select_evidence
+from qa.retrieve.hybrid import HybridRetriever
+from qa.understand.profile import QuestionProfile
 
 # --- embedders ---------------------------------------------------------------------------------
 
@@ -125,15 +126,15 @@ def test_select_evidence_ranks_sentences_and_respects_limit(indexed_assistant) -
     hits = HybridRetriever(
         indexed_assistant.store, emb, lexical=indexed_assistant.lexical
     ).retrieve(question, 5, qvec)
-    evidence = select_evidence(question, qvec, hits, emb, limit=3)
+    evidence = select_evidence(QuestionProfile.of(question), qvec, hits, emb, limit=3)
     assert len(evidence) == 3
     assert "Ri Yong-ho" in evidence[0].text
     assert [e.score for e in evidence] == sorted((e.score for e in evidence), reverse=True)
-    keys = [(e.chunk.path, e.span.start) for e in evidence]
+    keys = [(e.article.path, e.span.start) for e in evidence]
     assert len(keys) == len(set(keys))  # overlapping chunks do not repeat a sentence
     for e in evidence:
-        assert Path(e.chunk.path).read_text(encoding="utf-8")[e.span.start : e.span.end] == e.text
-    assert select_evidence(question, qvec, [], emb, limit=3) == []
+        assert Path(e.article.path).read_text(encoding="utf-8")[e.span.start : e.span.end] == e.text
+    assert select_evidence(QuestionProfile.of(question), qvec, [], emb, limit=3) == []
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -141,13 +142,17 @@ def test_settings_read_qa_env(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("QA_TOP_K", "7")
     monkeypatch.setenv("QA_HOME", str(tmp_path))
     s = Settings()
-    assert s.top_k == 7 and s.home == tmp_path
-    assert Settings(top_k=3).top_k == 3  # arguments win over the environment
+    assert s.retrieval.top_k == 7 and s.store.home == tmp_path
+    assert Settings(top_k=3).retrieval.top_k == 3  # arguments win over the environment
 
 
 def test_settings_defaults_without_env() -> None:
     s = Settings()
-    assert s.embedder == "minilm" and s.llm_backend == "llama_cpp" and s.top_k == 5
+    assert (
+        s.embedding.embedder == "minilm"
+        and s.generation.llm_backend == "llama_cpp"
+        and s.retrieval.top_k == 5
+    )
 
 
 @pytest.mark.parametrize(

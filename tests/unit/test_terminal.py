@@ -8,9 +8,9 @@ import io
 
 import pytest
 
-from qa.answer_stream import AnswerStream
-from qa.terminal import AnswerPrinter, rows_used
-from qa.types import Answer, Citation
+from qa.cli.terminal import AnswerPrinter, rows_used
+from qa.core.answer_stream import AnswerStream
+from qa.core.types import Answer, Citation
 
 RAW = "Ri Yong-ho and Choe Son-hui joined Kim [1] as well"
 VERIFIED = "Ri Yong-ho and Choe Son-hui joined Kim. [1]"

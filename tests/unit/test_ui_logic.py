@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import UserError
-from qa.types import Answer, Citation, RetrievedSource
+from qa.core.errors import UserError
+from qa.core.types import Answer, Citation, RetrievedSource
 from ui import render
 from ui.app import build_app, upload_report
 from ui.service import ChatService, check_collection_name, safe_file_name
@@ -126,7 +126,7 @@ def test_service_uploads_index_and_list(make_settings, tmp_path: Path) -> None:
     report = service.add_files([good, bad, empty], "mynews")
     assert report.added == ["ferry.txt"]
     assert {name for name, _ in report.skipped} == {"notes.exe", "empty.txt"}
-    assert (service.settings.home / "uploads" / "mynews" / "ferry.txt").is_file()
+    assert (service.settings.store.home / "uploads" / "mynews" / "ferry.txt").is_file()
     assert "mynews" in service.collections()
     assert [r.source for r in service.documents("mynews")] == ["ferry.txt"]
     summary = upload_report(report)
@@ -175,7 +175,7 @@ def test_qa_ui_passes_its_options_to_the_page_and_listens_on_loopback_by_default
                  "--no-browser"]) == 0  # fmt: skip
     assert main(["ui"]) == 0
     (settings, host, port), options = calls[0]
-    assert (settings.collection, host, port, options) == ("mynews", "0.0.0.0", 9000,
+    assert (settings.store.collection, host, port, options) == ("mynews", "0.0.0.0", 9000,
                                                           {"open_browser": False})  # fmt: skip
     (_, host, port), options = calls[1]
     # Private unless asked: other machines cannot reach the page by default.

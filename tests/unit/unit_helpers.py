@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qa.core.interfaces import StreamingBackend
+
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
@@ -12,3 +14,10 @@ def seed(prefix: str) -> Path:
     """The seed file whose name starts with `prefix` ("000", "004" ...)."""
     (match,) = [p for p in SEED_FILES if p.name.startswith(prefix)]
     return match
+
+
+class StreamingFake(StreamingBackend):
+    """Base for test fakes of the LLM interface (qa.core.interfaces.LLM): a subclass writes
+    `stream_chat`; `complete_chat` joins it, `close` releases nothing."""
+
+    name = "fake"

@@ -1,0 +1,307 @@
+"""`qa` command line: index, ask, chat."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from qa.assistant import Assistant, Conversation, clean_question
+from qa.cli.terminal import AnswerPrinter, keys_held, read_question
+from qa.core.errors import UserError
+from qa.core.settings import Settings, setting_problems
+
+
+def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
+    paths = args.paths or [str(assistant.settings.store.default_corpus)]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing and len(missing) == len(paths):
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
+    report = assistant.index(paths, progress=not args.quiet)
+    for name, reason in report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{report.summary()} (collection {assistant.settings.store.collection!r})")
+    if not (report.added or report.updated or report.unchanged) and report.skipped:
+        return 1
+    return 0
+
+
+def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
+    clean_question(
+        args.question, assistant.settings.question.max_question_chars
+    )  # fail before indexing
+    assistant.ensure_indexed(progress=not args.json)
+    if args.json:
+        print(json.dumps(assistant.ask(args.question).to_json(), ensure_ascii=False))
+        return 0
+    AnswerPrinter().show(assistant.stream(args.question))
+    return 0
+
+
+def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
+    assistant.ensure_indexed(progress=True)
+    chat = Conversation(assistant)
+    printer = AnswerPrinter(always_stream=True)  # a chat streams even into a pipe
+    print("Ask about the indexed articles. Empty line or Ctrl-D to quit.")
+    typed_ahead: list[str] = []
+    while True:
+        try:
+            question = read_question("\nyou> ", "".join(typed_ahead))
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        typed_ahead.clear()
+        if not question.strip():
+            return 0
+        try:
+            with keys_held(typed_ahead):
+                printer.show(chat.stream(question), prefix="bot> ")
+        except UserError as exc:
+            print(f"\nerror: {exc}")
+
+
+def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:
+    from ui.app import launch  # Gradio loads only for the web page
+
+    launch(assistant.settings, args.host, args.port, open_browser=not args.no_browser)
+    return 0
+
+
+def _cmd_balance(assistant: Assistant, args: argparse.Namespace) -> int:
+    from ui.balancer import run
+
+    run(args.host, args.port, args.backends, ready=lambda line: print(line, flush=True))
+    return 0
+
+
+def _cmd_services(assistant: Assistant, args: argparse.Namespace) -> int:
+    from qa.runtime.services import run
+
+    return run(args.config, print_env=args.print_env, dry_run=args.dry_run)
+
+
+def _cmd_doctor(assistant: Assistant, args: argparse.Namespace) -> int:
+    from qa.cli.doctor import doctor
+
+    return doctor(assistant.settings, as_json=args.json)
+
+
+def _cmd_embed_server(assistant: Assistant, args: argparse.Namespace) -> int:
+    from index.embedding import make_embedder
+    from index.embedding_server import serve
+
+    name = args.embedder or assistant.settings.embedding.embedder
+    try:
+        embedder = make_embedder(name, assistant.settings.embedding.embed_batch_size)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    configure_logging(max(args.verbose, 1))  # a server says what it serves and when it stops
+    serve(embedder, args.host, args.port)
+    return 0
+
+
+def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
+    from evals.runner import format_comparison, format_table, load_summary, run_eval
+
+    if args.compare:
+        runs = {p.parent.name or str(p): load_summary(p) for p in args.compare}
+        if len(args.compare) < 2:
+            raise UserError("qa eval --compare needs two or more summary.json files")
+        if len(args.compare) == 2:
+            print(format_comparison(*(load_summary(p) for p in args.compare)))
+        else:
+            print(format_table(runs))
+        return 0
+    if not args.gold:
+        raise UserError("qa eval needs --gold FILE (or --compare A B)")
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in Settings.field_names():
+            raise UserError(f"--set {item!r}: use KEY=VALUE with a field of qa.Settings")
+        overrides[key] = value
+    settings = Settings.model_validate({**assistant.settings.model_dump(), **overrides})
+    corpus = args.corpus or settings.store.default_corpus
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("eval-runs") / stamp
+    summary = run_eval(
+        args.gold, corpus, out, settings, args.limit, progress=not args.quiet, judge_name=args.judge
+    )
+    m = summary["metrics"]
+    print(
+        f"accuracy {_pct(m.get('accuracy'))}, abstention on unanswerable "
+        f"{_pct(m.get('abstention_rate'))}, citation precision {_pct(m.get('citation_precision'))}"
+        f" over {summary['questions']} questions; report: {out / 'report.md'}"
+    )
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Ask questions about news articles; answers cite their sources."
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log retries, rewrites, abstentions and timings (-vv: debug)",
+    )
+    parser.add_argument("--collection", help="Chroma collection (QA_COLLECTION)")
+    parser.add_argument("--top-k", type=int, help="chunks to retrieve (QA_TOP_K)")
+    parser.add_argument("--model", help="LLM model name or .gguf path (QA_LLM_MODEL)")
+    parser.add_argument(
+        "--backend", choices=["llama_cpp", "openai", "llama_index", "fake"], help="QA_LLM_BACKEND"
+    )
+    parser.add_argument("--chroma-url", help="Chroma server URL (QA_CHROMA_URL)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="index article files or folders (default: seeds/)")
+    p_index.add_argument("paths", nargs="*")
+    p_index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p_ask = sub.add_parser("ask", help="answer one question")
+    p_ask.add_argument("question")
+    p_ask.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sub.add_parser("chat", help="a conversation in the terminal")
+
+    p_ui = sub.add_parser("ui", help="the chat web page (Gradio)")
+    p_ui.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_ui.add_argument("--port", type=int, default=7860, help="port (7860)")
+    p_ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+
+    p_balance = sub.add_parser(
+        "balance", help="one port in front of several `qa ui` processes (sticky sessions)"
+    )
+    p_balance.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_balance.add_argument("--port", type=int, default=7860, help="port (7860)")
+    p_balance.add_argument(
+        "--backend",
+        dest="backends",  # not the global --backend (the LLM backend)
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a `qa ui` process: http://HOST:PORT (repeat for each)",
+    )
+
+    p_services = sub.add_parser(
+        "services", help="start every service of a config file (docs/services.md)"
+    )
+    p_services.add_argument("--config", type=Path, required=True, help="e.g. docs/services.toml")
+    p_services.add_argument(
+        "--print-env", action="store_true", help="print the QA_* exports `qa index` needs, and exit"
+    )
+    p_services.add_argument(
+        "--dry-run", action="store_true", help="print each service's command, start nothing"
+    )
+
+    p_embed = sub.add_parser(
+        "embed-server", help="serve the embedder as an OpenAI-compatible /v1/embeddings API"
+    )
+    p_embed.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_embed.add_argument("--port", type=int, default=8081, help="port (8081)")
+    p_embed.add_argument(
+        "--embedder", help="'minilm' or a local sentence-transformers folder (QA_EMBEDDER)"
+    )
+
+    p_doctor = sub.add_parser("doctor", help="check the machine, model, store and servers")
+    p_doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p_eval = sub.add_parser("eval", help="score answers against gold questions")
+    p_eval.add_argument("--gold", type=Path, help="gold questions (.jsonl)")
+    p_eval.add_argument("--corpus", type=Path, help="article folder (default: seeds/)")
+    p_eval.add_argument("--out", type=Path, help="output folder (default: eval-runs/<time>)")
+    p_eval.add_argument("--limit", type=int, help="only N questions, taken in turn from each type")
+    p_eval.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any setting, e.g. --set top_k=8 --set hybrid=false",
+    )
+    p_eval.add_argument(
+        "--compare",
+        nargs="+",
+        type=Path,
+        metavar="SUMMARY",
+        help="diff two summary.json files; three or more: a Markdown table",
+    )
+    p_eval.add_argument(
+        "--judge",
+        choices=["llm", "lexical"],
+        default="llm",
+        help="sentence-support judge: the LLM asked yes/no (independent of the answer's own "
+        "check; default) or the assistant's lexical+embedding scorer (fast)",
+    )
+    p_eval.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "collection": args.collection,
+        "top_k": args.top_k,
+        "llm_model": args.model,
+        "llm_backend": args.backend,
+        "chroma_url": args.chroma_url,
+    }
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+_OUR_LOGGERS = ("qa", "index", "ui", "evals")
+_log_handler = logging.StreamHandler()
+_log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
+def configure_logging(verbosity: int) -> None:
+    """Quiet by default (warnings only); -v informs, -vv debugs. Other libraries stay at
+    warnings, so their chatter never buries ours."""
+    level = (logging.WARNING, logging.INFO)[verbosity] if verbosity < 2 else logging.DEBUG
+    _log_handler.stream = sys.stderr  # the stream of this call (tests replace it)
+    for name in _OUR_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        logger.propagate = False
+        if _log_handler not in logger.handlers:
+            logger.addHandler(_log_handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        assistant = Assistant(settings_from_args(args))
+        handlers = {
+            "index": _cmd_index,
+            "ask": _cmd_ask,
+            "chat": _cmd_chat,
+            "ui": _cmd_ui,
+            "eval": _cmd_eval,
+            "doctor": _cmd_doctor,
+            "balance": _cmd_balance,
+            "services": _cmd_services,
+            "embed-server": _cmd_embed_server,
+        }
+        handler = handlers[args.command]
+        return handler(assistant, args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(f"error: bad setting: {setting_problems(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,108 @@
+"""The interfaces the answering path is written against: the language model and the store.
+
+Every LLM backend (qa/generate/backends/) implements `LLM` in full; what a backend cannot
+do is said by its `capabilities`, never found out with `getattr`. The chunk store and the
+embedder are the ground floor's (index/store.py, index/embedding.py).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from index.embedding import Embedder
+from index.store import Store
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class LLMCapabilities:
+    grammar: bool = False  # honours a GBNF grammar (llama.cpp's server)
+    logprobs: bool = False  # returns per-token log-probabilities
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability and the most likely alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    logprobs: list[TokenLogprob] | None = None  # None: the backend gives none
+
+
+@runtime_checkable
+class LLM(Protocol):
+    name: str
+
+    @property
+    def capabilities(self) -> LLMCapabilities: ...
+
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+    ) -> Iterator[str]:
+        """Pieces of the assistant's reply as they are generated. `grammar` is passed only
+        to a backend whose capabilities include it."""
+        ...
+
+    def complete_chat(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        top_logprobs: int = 0,
+    ) -> Completion:
+        """The whole reply at once, with token log-probabilities (and the `top_logprobs`
+        most likely alternatives of each) where the backend gives them."""
+        ...
+
+    def close(self) -> None:
+        """Release what the backend holds (the local model's process); idempotent."""
+        ...
+
+
+class StreamingBackend(ABC):
+    """Base of backends that only stream text (no log-probabilities, no grammar): the whole
+    reply is the joined stream, and there is nothing to release."""
+
+    name: str = "streaming"
+    capabilities = LLMCapabilities()
+
+    @abstractmethod
+    def stream_chat(
+        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+    ) -> Iterator[str]: ...
+
+    def complete_chat(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        top_logprobs: int = 0,
+    ) -> Completion:
+        return Completion("".join(self.stream_chat(messages, max_tokens, stop, grammar)))
+
+    def close(self) -> None:  # noqa: B027  # a backend may have nothing to release
+        """Nothing to release."""
+
+
+__all__ = [
+    "LLM",
+    "Completion",
+    "Embedder",
+    "LLMCapabilities",
+    "Message",
+    "Store",
+    "StreamingBackend",
+    "TokenLogprob",
+]

@@ -1,0 +1,131 @@
+"""The types that flow through the answering path.
+
+    Hit (retrieve/) -> Evidence (evidence/) -> Draft (generate/, verify/) -> Answer
+
+`Evidence` is the one sentence-level type from retrieval to citation: it carries its
+article's fields once (`ArticleInfo`); llama-index nodes are made from it only at the
+llama-index boundary (qa/evidence/postprocessor.py, qa/engines.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from index.types import ArticleInfo, Span
+
+
+@dataclass
+class Evidence:
+    """A sentence the model may read and an answer may cite."""
+
+    article: ArticleInfo
+    span: Span  # offsets into the article
+    text: str  # equals the article's text at [span.start, span.end)
+    relevance: float  # question-sentence cosine (the abstention gate reads it)
+    score: float  # ranking score
+    vector: np.ndarray
+    chunk_id: str = ""  # the retrieved chunk it was read from
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """Where the sentence is: the same sentence reached twice has one key."""
+        return (self.article.path, self.span.start)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage that supports part of an answer, with exact offsets into its article."""
+
+    source: str  # file name
+    title: str
+    published: str
+    quote: str  # equals the article text at [start, end)
+    start: int
+    end: int
+    outlet: str = ""
+    path: str = ""
+    support: float = 0.0  # how well the quote supports the cited sentence (qa/verify/support.py)
+    author: str = ""  # the reporter, when the article names one
+
+    @property
+    def article(self) -> ArticleInfo:
+        return ArticleInfo(
+            self.source, self.path, self.title, self.outlet, self.published, self.author
+        )
+
+    @classmethod
+    def of(cls, evidence: Evidence, support: float) -> Citation:
+        a = evidence.article
+        return cls(
+            source=a.source,
+            title=a.title,
+            published=a.published,
+            quote=evidence.text,
+            start=evidence.span.start,
+            end=evidence.span.end,
+            outlet=a.outlet,
+            path=a.path,
+            support=round(support, 3),
+            author=a.author,
+        )
+
+
+@dataclass(frozen=True)
+class RetrievedSource:
+    source: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An answer on its way through verification: every step takes one and returns one.
+
+    `abstained` with a `reason` is how a step says "abstain, because ..."; the pipeline
+    turns the last draft into the `Answer` in one place."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    unsupported: list[str] = field(default_factory=list)  # sentences removed as unsupported
+    reason: str = ""  # why it abstained, or which step rewrote it
+
+    def but(self, **changes: Any) -> Draft:
+        return replace(self, **changes)
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    retrieved: list[RetrievedSource] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: ttft, total, retrieve ...
+    standalone_question: str = ""  # the follow-up rewritten for retrieval
+    raw_text: str = ""  # what the model wrote, before verification
+    unsupported: list[str] = field(default_factory=list)  # sentences removed as unsupported
+    settings_hash: str = ""
+    model: str = ""
+    decision: str = ""  # which step decided the answer, and why it abstained if it did
+
+    def to_json(self) -> dict[str, Any]:
+        """The `qa ask --json` shape."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [
+                {
+                    k: v
+                    for k, v in asdict(c).items()
+                    if k in ("source", "title", "published", "quote", "start", "end")
+                }
+                for c in self.citations
+            ],  # fmt: skip
+            "retrieved": [{"source": r.source, "score": round(r.score, 4)} for r in self.retrieved],
+            "latency_s": round(self.timings.get("total", 0.0), 3),
+            "ttft_s": round(self.timings["ttft"], 3) if "ttft" in self.timings else None,
+        }

@@ -1,0 +1,69 @@
+"""Hybrid retrieval: dense (Chroma) and BM25 (the on-disk index/lexical.py), fused by
+reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.lexical import LexicalIndex
+from index.store import Store
+from index.types import Chunk
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float  # fused score (higher is better)
+    dense: float | None = None  # cosine similarity to the question
+    bm25: float | None = None
+
+
+class HybridRetriever:
+    """Dense candidates from the store and BM25 candidates from `lexical`, fused.
+
+    With hybrid=False it is dense only. A BM25 hit whose chunk
+    the store no longer has (deleted since the lexical index was written) is dropped."""
+
+    def __init__(self, store: Store, embedder: Embedder, *, lexical: LexicalIndex | None,
+                 hybrid: bool = True, candidates: int = 20, rrf_k: int = 60) -> None:  # fmt: skip
+        self.store = store
+        self.embedder = embedder
+        self.lexical = lexical
+        if hybrid and lexical is None:
+            raise ValueError(
+                "hybrid retrieval needs the collection's BM25 index (index.lexical.LexicalIndex); "
+                "HybridNodeRetriever.from_settings builds both"
+            )
+        self.hybrid = hybrid
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    def invalidate(self) -> None:
+        """Re-read the lexical index's manifest now (it is also noticed on the next search)."""
+        if self.lexical is not None:
+            self.lexical.refresh()
+
+    def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
+        vector = self.embedder.embed([query])[0] if query_vector is None else query_vector
+        dense = self.store.query(vector, self.candidates)
+        hits: dict[str, Hit] = {}
+        for rank, stored in enumerate(dense):
+            hits[stored.chunk.id] = Hit(
+                stored.chunk, 1.0 / (self.rrf_k + rank + 1), dense=1.0 - stored.distance
+            )
+        if self.hybrid:
+            lexical = self.lexical.search(query, self.candidates) if self.lexical else []
+            missing = [cid for cid, _ in lexical if cid not in hits]
+            fetched = {c.id: c for c in self.store.get_chunks(missing)}
+            for rank, (cid, score) in enumerate(lexical):
+                if cid not in hits:
+                    if cid not in fetched:
+                        continue
+                    hits[cid] = Hit(fetched[cid], 0.0)
+                hits[cid].score += 1.0 / (self.rrf_k + rank + 1)
+                hits[cid].bm25 = score
+        ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
+        return ranked[:top_k]

@@ -1,0 +1,129 @@
+"""Our hybrid BM25 + dense retrieval as a llama-index retriever.
+
+`HybridNodeRetriever` returns `NodeWithScore`s whose nodes are the stored chunks (exact
+offsets, sentence spans in metadata) and whose score is the fused reciprocal-rank score; the
+dense cosine and BM25 score ride along in metadata. It plugs into any llama-index app, e.g.
+`RetrieverQueryEngine.from_args(HybridNodeRetriever.from_settings(Settings()))`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
+
+from index.embedding import Embedder, embedder_from_settings
+from index.lexical import LexicalIndex
+from index.nodes import chunk_to_node, node_to_chunk
+from index.sentences import split_sentences
+from index.store import ChunkStore, Store, open_client
+from index.types import Chunk, Span
+from qa.core.settings import Settings
+from qa.retrieve.hybrid import Hit, HybridRetriever
+
+# Retrieval bookkeeping: neither an LLM nor an embedder should read it as node text.
+SCORE_KEYS = ["dense_score", "bm25_score"]
+
+
+def chunk_of(node: BaseNode) -> Chunk:
+    """Our chunk for a node: exact for nodes `qa index` stored, split here for others."""
+    meta = node.metadata
+    if "sentences" in meta and "path" in meta and getattr(node, "start_char_idx", None) is not None:
+        return node_to_chunk(node)
+    text = node.get_content()
+    start = getattr(node, "start_char_idx", None) or 0
+    source = str(meta.get("source") or meta.get("file_name") or node.ref_doc_id or node.node_id)
+    spans = split_sentences(text) or [Span(0, len(text))]
+    return Chunk(
+        id=node.node_id,
+        source=source,
+        path=str(meta.get("path") or meta.get("file_path") or source),
+        text=text,
+        start=start,
+        end=start + len(text),
+        title=str(meta.get("title") or ""),
+        outlet=str(meta.get("outlet") or ""),
+        published=str(meta.get("published") or ""),
+        author=str(meta.get("author") or ""),
+        sentences=[Span(start + s.start, start + s.end) for s in spans],
+        sentence_texts=[text[s.start : s.end] for s in spans],
+    )
+
+
+def hit_of_node(scored: NodeWithScore) -> Hit:
+    """A node from any llama-index retriever or postprocessor as our hit (the boundary)."""
+    dense = scored.node.metadata.get("dense_score")
+    bm25 = scored.node.metadata.get("bm25_score")
+    return Hit(
+        chunk_of(scored.node),
+        float(scored.score or 0.0),
+        dense=None if dense is None else float(dense),
+        bm25=None if bm25 is None else float(bm25),
+    )
+
+
+def hit_to_node(hit: Hit) -> NodeWithScore:
+    node = chunk_to_node(hit.chunk)
+    node.metadata.update({"dense_score": hit.dense, "bm25_score": hit.bm25})
+    node.excluded_llm_metadata_keys += SCORE_KEYS
+    node.excluded_embed_metadata_keys += SCORE_KEYS
+    return NodeWithScore(node=node, score=hit.score)
+
+
+class HybridNodeRetriever(BaseRetriever):
+    """BM25 + dense (Chroma) candidates fused by reciprocal rank, top `similarity_top_k`.
+
+    A `QueryBundle` that carries an embedding is searched with it (no second embedding)."""
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        *,
+        lexical: LexicalIndex | None = None,
+        similarity_top_k: int = 5,
+        hybrid: bool = True,
+        candidates: int = 20,
+        rrf_k: int = 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.search = HybridRetriever(
+            store, embedder, lexical=lexical, hybrid=hybrid, candidates=candidates, rrf_k=rrf_k
+        )
+        self.similarity_top_k = similarity_top_k
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, embedder: Embedder | None = None
+    ) -> HybridNodeRetriever:
+        """The retriever over the settings' collection (on disk or on a Chroma server)."""
+        embedder = embedder or embedder_from_settings(
+            settings.embedding, settings.runtime.request_timeout_s
+        )
+        client = open_client(settings.store.home, settings.store.chroma_url)
+        store = ChunkStore(client, settings.store.collection, embedder.name, embedder.dimension)
+        return cls(
+            store,
+            embedder,
+            lexical=LexicalIndex(settings.lexical_folder()),
+            similarity_top_k=settings.retrieval.top_k,
+            hybrid=settings.retrieval.hybrid,
+            candidates=settings.retrieval.candidates,
+            rrf_k=settings.retrieval.rrf_k,
+        )
+
+    def invalidate(self) -> None:
+        """Re-read the BM25 index's manifest (a change is also noticed on the next query)."""
+        self.search.invalidate()
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        vector = (
+            np.asarray(query_bundle.embedding, dtype=np.float32) if query_bundle.embedding else None
+        )
+        hits = self.search.retrieve(
+            query_bundle.query_str, self.similarity_top_k, query_vector=vector
+        )
+        return [hit_to_node(hit) for hit in hits]

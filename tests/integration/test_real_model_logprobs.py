@@ -1,0 +1,48 @@
+"""The packaged model behind the whole LLM interface: log-probabilities from llama.cpp's
+server, a grammar that holds the reply to its form, and both at once (P(Yes) of a
+constrained judgement, what calibrated decisions are built on)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.core.interfaces import LLM
+
+pytestmark = pytest.mark.integration
+
+YES_NO = 'root ::= "Yes" | "No"'
+
+
+@pytest.fixture(scope="module")
+def llm(real_assistant: Assistant) -> LLM:
+    return real_assistant.llm
+
+
+def _ask(question: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"{question} Reply Yes or No."}]
+
+
+def test_the_local_model_returns_token_logprobs(llm: LLM) -> None:
+    assert llm.capabilities.logprobs and llm.capabilities.grammar
+    done = llm.complete_chat(_ask("Is Paris the capital of France?"), 4, ["\n"], top_logprobs=3)
+    assert done.text.strip()
+    assert done.logprobs, "llama.cpp's server returned no log-probabilities"
+    assert "".join(t.token for t in done.logprobs).strip() == done.text.strip()
+    for token in done.logprobs:
+        assert token.logprob <= 0.0 and 1 <= len(token.top) <= 3
+        assert max(lp for _, lp in token.top) >= token.logprob - 1e-6
+
+
+def test_a_constrained_judgement_gives_p_yes(llm: LLM) -> None:
+    done = llm.complete_chat(
+        _ask("Is Paris the capital of France?"), 2, [], grammar=YES_NO, top_logprobs=5
+    )
+    assert done.text in ("Yes", "No") and done.logprobs
+    first = dict(done.logprobs[0].top)
+    p_yes = math.exp(first.get("Yes", -math.inf))
+    assert done.text == "Yes" and p_yes > 0.5
+    # Streaming keeps working beside it, with and without the grammar.
+    assert "".join(llm.stream_chat(_ask("Is ice hot?"), 2, [], YES_NO)) in ("Yes", "No")

@@ -1,0 +1,148 @@
+"""The layout is the pipeline: stages import only stages below them, there are no import
+cycles, the ground floor (index/) never imports the answering package, and the public
+import paths of the README still work."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Lowest first. The front (qa/*.py and qa/cli/) may import every stage.
+STAGES = ["core", "runtime", "understand", "retrieve", "evidence", "generate", "verify"]
+FRONT = len(STAGES)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules(package: str) -> dict[str, Path]:
+    return {_module_name(p): p for p in (ROOT / package).rglob("*.py")}
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Modules `path` imports at run time: TYPE_CHECKING blocks are left out, imports
+    inside functions count (they run too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    found = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _stage(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in STAGES:
+        return STAGES.index(parts[1])
+    return FRONT
+
+
+ALL = {**_modules("qa"), **_modules("index"), **_modules("ui"), **_modules("evals")}
+
+
+def _internal_imports(module: str) -> set[str]:
+    return {m for m in _imports(ALL[module], module) if m in ALL and m != module}
+
+
+def test_the_folder_listing_is_the_pipeline() -> None:
+    folders = sorted(p.name for p in (ROOT / "qa").iterdir() if (p / "__init__.py").exists())
+    assert folders == sorted([*STAGES, "cli"])
+
+
+@pytest.mark.parametrize("module", sorted(m for m in ALL if m.startswith("qa.")))
+def test_no_stage_imports_a_higher_stage(module: str) -> None:
+    higher = {
+        m for m in _internal_imports(module) if m.startswith("qa.") and _stage(m) > _stage(module)
+    }
+    assert not higher, f"{module} (stage {_stage(module)}) imports higher stages: {sorted(higher)}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in ALL if m.startswith("index")))
+def test_the_ground_floor_never_imports_qa(module: str) -> None:
+    assert not {m for m in _imports(ALL[module], module) if m == "qa" or m.startswith("qa.")}
+
+
+def test_no_import_cycles() -> None:
+    graph = {m: _internal_imports(m) for m in ALL}
+    # A package's __init__ imported for its submodule is not an edge of the cycle we mean.
+    for module, targets in graph.items():
+        graph[module] = {t for t in targets if not module.startswith(t + ".")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
+    """The layering check is not vacuous: a generate-stage module importing verify is seen."""
+    source = tmp_path / "x.py"
+    source.write_text("from qa.verify.citing import verify_reply\n", encoding="utf-8")
+    assert "qa.verify.citing" in _imports(source, "qa.generate.x")
+    assert _stage("qa.verify.citing") > _stage("qa.generate.x")
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("qa", "Assistant"),
+        ("qa", "Conversation"),
+        ("qa", "Settings"),
+        ("qa", "UserError"),
+        ("qa", "Answer"),
+        ("qa.engines", "VerifiedQueryEngine"),
+        ("qa.engines", "VerifiedChatEngine"),
+        ("qa.node_retriever", "HybridNodeRetriever"),
+        ("qa.evidence_postprocessor", "SentenceEvidencePostprocessor"),
+        ("qa.llamaindex_llm", "packaged_model_llm"),
+        ("qa.cli", "main"),
+    ],
+)
+def test_public_import_paths_still_work(module: str, name: str) -> None:
+    assert getattr(importlib.import_module(module), name) is not None
+
+
+def test_python_dash_m_runs_the_cli_and_the_runtime_entry_points() -> None:
+    import subprocess
+    import sys
+
+    for module in ("qa.cli", "qa.runtime.llm_process", "qa.runtime.isa"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
+        )
+        assert "usage: " in done.stdout, (module, done.stderr[-500:])  # its main() ran
