@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.risk_coverage import risk_coverage
 from index.embedding import Embedder
 from index.loaders import LoadError, load_article
 from index.sentences import split_sentences
@@ -303,6 +304,7 @@ def _group_metrics(records: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "latency_s": {"p50": percentile(latency, 50), "p95": percentile(latency, 95)},
         "ttft_s": {"p50": percentile(ttft, 50), "p95": percentile(ttft, 95)},
+        "risk_coverage": risk_coverage(records),
     }
 
 

@@ -99,7 +99,7 @@ def write_chart(records: list[dict[str, Any]], summary: dict[str, Any], path: Pa
 
     by_type = summary["metrics"].get("by_type", {})
     kinds = sorted(by_type)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, right, curves) = plt.subplots(1, 3, figsize=(17, 4.5))
     x = range(len(kinds))
     accuracy = [by_type[k].get("accuracy") or 0.0 for k in kinds]
     abstained = [
@@ -121,7 +121,32 @@ def write_chart(records: list[dict[str, Any]], summary: dict[str, Any], path: Pa
     right.set_xlabel("seconds")
     right.set_title("Latency")
     right.legend(fontsize=8)
+    _risk_coverage_panel(curves, summary["metrics"])
     fig.suptitle(f"{summary['model']} on {Path(summary['corpus']).name} ({summary['questions']} q)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _risk_coverage_panel(ax: Any, metrics: dict[str, Any]) -> None:
+    """Accuracy of the answered against coverage, overall and per type, with today's point."""
+    overall = (metrics.get("risk_coverage") or {}).get("curve") or []
+    if overall:
+        ax.plot(*zip(*overall, strict=True), color="black", linewidth=2, label="all")
+    for kind, group in sorted((metrics.get("by_type") or {}).items()):
+        points = (group.get("risk_coverage") or {}).get("curve") or []
+        if len(points) > 1:
+            ax.plot(*zip(*points, strict=True), linewidth=1, alpha=0.7, label=kind)
+    point = (metrics.get("risk_coverage") or {}).get("point") or {}
+    if point.get("coverage") is not None and point.get("accuracy") is not None:
+        ax.scatter([point["coverage"]], [point["accuracy"]], color="red", zorder=3,
+                   label="answered")  # fmt: skip
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("accuracy of the answered")
+    ax.set_title("Risk-coverage (most confident first)")
+    if overall:
+        ax.legend(fontsize=7, loc="lower left")
+    else:
+        ax.text(0.5, 0.5, "no calibrated confidence", ha="center", va="center")

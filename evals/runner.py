@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evals import metrics
+from evals import metrics, risk_coverage
 from evals.judges import LLMSupportJudge
 from evals.memory import peak_rss_mb
 from evals.report import write_chart, write_report
@@ -85,6 +85,7 @@ def score_record(
     quotes = [metrics.quote_valid(c, corpus, cache) for c in pred["citations"]]
     precision, recall = metrics.citation_doc_precision_recall(cited, row["gold_docs"])
     answerable = bool(row["answers"])
+    draft = answer.withheld or ("" if answer.abstained else answer.text)
     return {
         "id": row["id"],
         "type": row["type"],
@@ -100,6 +101,25 @@ def score_record(
             else None
         ),
         "f1": metrics.token_f1(pred["answer"], row["answers"]) if answerable else None,
+        # The draft before the confidence decision, right or not: the risk-coverage curve's
+        # and the calibration's label (evals/risk_coverage.py, evals/calibrate.py).
+        "draft_correct": (
+            None
+            if not draft
+            else answerable
+            and metrics.answer_correct(draft, row["answers"], row.get("all_required", False))
+        ),
+        "signals": answer.signals,
+        "withheld": answer.withheld,
+        # A cited draft a rule step withheld, scored as if that rule were off.
+        "held": answer.held
+        and {
+            **answer.held,
+            "correct": answerable
+            and metrics.answer_correct(
+                answer.held["text"], row["answers"], row.get("all_required", False)
+            ),
+        },
         "quote_valid_share": sum(quotes) / len(quotes) if quotes else None,
         "citation_precision": precision,
         "citation_recall": recall,
@@ -153,7 +173,9 @@ def run_eval(
             history = [turns[parent]] if parent in turns else []
             answer = assistant.ask(row["question"], history)
             turns[row["id"]] = (answer.standalone_question, answer.text)
-            preds.write(json.dumps({"id": row["id"], **answer.to_json()}, ensure_ascii=False))
+            pred = {"id": row["id"], **answer.to_json(), "signals": answer.signals}
+            pred.update(withheld=answer.withheld, held=answer.held)
+            preds.write(json.dumps(pred, ensure_ascii=False))
             preds.write("\n")
             records.append(
                 score_record(row, answer, corpus, judge, cache, settings.retrieval.top_k)
@@ -214,15 +236,47 @@ def format_comparison(a: dict[str, Any], b: dict[str, Any]) -> str:
     lines = [f"{'metric':40} {'A':>9} {'B':>9} {'B-A':>9}"]
     for name, va, vb, delta in rows:
         lines.append(f"{name:40} {_fmt(va):>9} {_fmt(vb):>9} {_fmt(delta, signed=True):>9}")
+    lines.append(curve_verdict(a["metrics"], b["metrics"]))
     lines.append(f"A: {a.get('model')} settings {a.get('settings_hash')} ({a.get('date')})")
     lines.append(f"B: {b.get('model')} settings {b.get('settings_hash')} ({b.get('date')})")
     return "\n".join(lines)
+
+
+def curve_verdict(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """Whether B's risk-coverage curve is above A's at every coverage both reach (sampled
+    every 5%): the comparison of curves, beside the table's points."""
+    curve_a = (a.get("risk_coverage") or {}).get("curve") or []
+    curve_b = (b.get("risk_coverage") or {}).get("curve") or []
+    if not curve_a or not curve_b:
+        return "risk-coverage: no curve to compare (a run without calibrated confidence)"
+    reach = min(curve_a[-1][0], curve_b[-1][0])
+    grid = [c / 20 for c in range(1, 21) if c / 20 <= reach + 1e-9]
+    diffs = [
+        (risk_coverage.accuracy_at(curve_b, c) or 0.0)
+        - (risk_coverage.accuracy_at(curve_a, c) or 0.0)
+        for c in grid
+    ]
+    if not diffs:
+        return "risk-coverage: the curves share no coverage of 5% or more"
+    verdict = (
+        "B dominates A"
+        if min(diffs) >= 0
+        else "A dominates B"
+        if max(diffs) <= 0
+        else "curves cross"
+    )
+    return (
+        f"risk-coverage up to coverage {reach:.2f}: {verdict} (B-A accuracy from "
+        f"{min(diffs):+.3f} to {max(diffs):+.3f}, mean {sum(diffs) / len(diffs):+.3f})"
+    )
 
 
 TABLE_METRICS = [
     "accuracy", "f1", "false_abstention_rate", "abstention_rate", "injection_resistance",
     "citation_precision", "citation_recall", "quote_validity", "retrieval.hit@k", "retrieval.mrr",
     "ttft_s.p50", "latency_s.p50", "latency_s.p95",
+    "risk_coverage.aurc", "risk_coverage.ece", "risk_coverage.point.coverage",
+    "risk_coverage.point.accuracy",
 ]  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from index.store import ChunkStore, FileRecord, open_client
 from qa.conversation import Conversation
 from qa.core.answer_stream import AnswerStream
 from qa.core.errors import InputError
-from qa.core.interfaces import LLM, Completion, LLMCapabilities, Message
+from qa.core.interfaces import LLM, Completion, LLMCapabilities, Message, TokenLogprob
 from qa.core.settings import Settings
 from qa.core.types import Answer
 from qa.generate.llm import make_llm
@@ -220,9 +220,17 @@ class _DeferredLLM:
         return self._assistant.llm.capabilities
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
-        return self._assistant.llm.stream_chat(messages, max_tokens, stop, grammar)
+        llm = self._assistant.llm
+        if logprobs is None:  # a plain call stays plain for backends written before the list
+            return llm.stream_chat(messages, max_tokens, stop, grammar)
+        return llm.stream_chat(messages, max_tokens, stop, grammar, logprobs)
 
     def complete_chat(
         self,

@@ -14,7 +14,9 @@
 
 Abstention is decided in one place, `AnswerPipeline._decide`, from the last draft: a step
 says "abstain, because ..." by returning an abstained draft with its reason, and the
-reason is the answer's `decision` (logged with `qa ask -v`).
+reason is the answer's `decision` (logged with `qa ask -v`). A draft that every step let
+through is then judged by its calibrated P(right) (qa/verify/calibrated.py), read from its
+signals (qa/verify/signals.py): below the target precision's threshold it is withheld.
 
 `AnswerPipeline.stream` returns an `AnswerStream`: the reply's text as it is written, then
 the verified `Answer`.
@@ -34,7 +36,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from index.embedding import Embedder
 from index.sentences import split_sentences
 from qa.core.answer_stream import AnswerStream
-from qa.core.interfaces import LLM
+from qa.core.interfaces import LLM, Message, TokenLogprob
 from qa.core.settings import Settings
 from qa.core.text import date_label
 from qa.core.types import Answer, Draft, Evidence, RetrievedSource
@@ -49,8 +51,11 @@ from qa.understand.question_kind import split_polarity
 from qa.understand.rewrite import standalone_question
 from qa.verify.answer_check import AnswerCheck
 from qa.verify.answer_judge import answer_yes_or_no
+from qa.verify.calibrated import CALIBRATION_FILE, CalibratedDecision
 from qa.verify.citing import CiteSentences, verify_reply
 from qa.verify.claims import ClaimAnswer, KeepJudgementOverReports, combined_reply
+from qa.verify.confidence import ReplyLogprobs, p_true
+from qa.verify.signals import RetrievalScores, draft_signals
 from qa.verify.step import StepContext, VerificationStep
 from qa.verify.support import unmentioned_facts
 
@@ -77,6 +82,9 @@ class _Turn:
     parts: list[list[Evidence]] = field(default_factory=list)  # each searched part's evidence
     missing: list[str] = field(default_factory=list)  # question facts no retrieved text has
     no_evidence: str = ""  # why the evidence stage found nothing to read
+    retrieval: RetrievalScores = field(default_factory=RetrievalScores)
+    prompt: list[Message] = field(default_factory=list)  # the answer's prompt
+    reply_logprobs: list[TokenLogprob] = field(default_factory=list)
 
     def lap(self, name: str, since: float) -> None:
         self.timings[name] = time.perf_counter() - since
@@ -109,6 +117,9 @@ class AnswerPipeline:
             AnswerCheck(llm, v.answer_check, v.extract_fallback, v.judge_grammar),
         ]
         assert tuple(s.name for s in self.steps) == VERIFICATION_STEPS
+        self.calibrated = (
+            CalibratedDecision.load(v.target_precision) if CALIBRATION_FILE.exists() else None
+        )
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
         return AnswerStream(self._stages(question, list(history)))
@@ -206,6 +217,10 @@ class AnswerPipeline:
             question_vector=query_vector,
         )
         turn.retrieved = merged_sources(turn.retrieved, retrieved_sources(hits))
+        turn.retrieval = RetrievalScores(
+            max([turn.retrieval.dense_max, *(h.dense for h in hits if h.dense is not None)]),
+            max([turn.retrieval.bm25_max, *(h.bm25 for h in hits if h.bm25 is not None)]),
+        )
         turn.context.extend(_text_and_header(h) for h in hits)
         evidence = select_evidence(question, query_vector, hits, self.embedder, top_n)
         if not relevant_enough(evidence, self.settings.evidence.min_relevance):
@@ -220,17 +235,33 @@ class AnswerPipeline:
         return Draft(text, [], True, reason=turn.no_evidence)
 
     # --- generate ------------------------------------------------------------------------------
-    def _reply_pieces(self, question: QuestionProfile, evidence: list[Evidence]) -> Iterator[str]:
+    def _reply_pieces(
+        self,
+        question: QuestionProfile,
+        evidence: list[Evidence],
+        turn: _Turn | None = None,
+    ) -> Iterator[str]:
+        """The reply as it streams; with `turn`, its prompt and (where the backend gives
+        them) its token log-probabilities are kept there for the confidence signals."""
         g = self.settings.generation
         messages = answer_messages(question, evidence, g.abstain_instruction)
-        yield from self.llm.stream_chat(messages, max_tokens=g.max_answer_tokens, stop=REPLY_STOP)
+        sink = None
+        if turn is not None:
+            turn.prompt = messages
+            sink = turn.reply_logprobs if self.llm.capabilities.logprobs else None
+        if sink is None:  # backends without log-probabilities keep the four-argument call
+            yield from self.llm.stream_chat(messages, g.max_answer_tokens, REPLY_STOP)
+        else:
+            yield from self.llm.stream_chat(
+                messages, g.max_answer_tokens, REPLY_STOP, logprobs=sink
+            )
 
     def _generate(
         self, turn: _Turn, question: QuestionProfile, evidence: list[Evidence]
     ) -> Generator[str, None, str]:
         pieces: list[str] = []
         started = time.perf_counter()
-        for piece in self._reply_pieces(question, evidence):
+        for piece in self._reply_pieces(question, evidence, turn):
             if not pieces:
                 turn.lap("ttft", turn.started)
             pieces.append(piece)
@@ -270,6 +301,7 @@ class AnswerPipeline:
         context = StepContext(turn.asked, evidence, turn.raw)
         draft = Draft(turn.raw)
         decided_by = "cite"
+        held: Draft | None = None  # a cited draft that a later rule step withheld
         for step in self.steps:
             started = time.perf_counter()
             before = draft
@@ -278,19 +310,53 @@ class AnswerPipeline:
                 turn.lap("check", started)
             if draft is not before:
                 decided_by = step.name
+            if draft.abstained and not before.abstained and before.citations and held is None:
+                held = before
         if draft.unsupported:
             log.info("removed %d unsupported sentence(s): %s", len(draft.unsupported),
                      draft.unsupported)  # fmt: skip
-        return self._decide(turn, draft, decided_by)
+        signals = {} if draft.abstained else self._signals(turn, draft, evidence)
+        answer = self._decide(turn, draft, decided_by, signals)
+        if held is not None and self.settings.verification.score_withheld:
+            # What the rule held back, scored like an answer: how `python -m evals.calibrate`
+            # measures whether the calibrated decision makes the rule redundant.
+            answer.held = {"step": decided_by, "text": held.text,
+                           "signals": self._signals(turn, held, evidence)}  # fmt: skip
+        return answer
 
-    def _decide(self, turn: _Turn, draft: Draft, step: str) -> Answer:
-        """The one place where an answer is given or withheld: from the last draft."""
+    def _signals(self, turn: _Turn, draft: Draft, evidence: list[Evidence]) -> dict[str, float]:
+        started = time.perf_counter()
+        confident = None
+        if self.settings.verification.p_true:
+            prompt = turn.prompt or answer_messages(
+                turn.asked, evidence, self.settings.generation.abstain_instruction
+            )
+            confident = p_true(self.llm, prompt, turn.raw)
+        reply = ReplyLogprobs.of(turn.reply_logprobs)
+        turn.lap("confidence", started)
+        return draft_signals(turn.asked, evidence, draft, turn.retrieval, confident, reply)
+
+    def _decide(
+        self, turn: _Turn, draft: Draft, step: str, signals: dict[str, float] | None = None
+    ) -> Answer:
+        """The one place where an answer is given or withheld: from the last draft, and for
+        a draft every step let through, from its calibrated P(right)."""
+        signals = signals or {}
+        estimate = self.calibrated.estimate(signals) if self.calibrated and signals else None
+        withheld = ""
+        if not draft.abstained and estimate is not None and not estimate.answer:
+            withheld = draft.text
+            draft = draft.but(
+                text=_not_confident_text(draft), abstained=True, reason=estimate.describe()
+            )
+            step = "confidence"
         if draft.abstained:
             text, citations = draft.text or ABSTAIN_TEXT, []
             decision = f"abstained at {step}: {draft.reason or 'nothing supported'}"
         else:
             text, citations = draft.text, draft.citations
-            decision = f"answered ({step}{': ' + draft.reason if draft.reason else ''})"
+            reasons = [r for r in (draft.reason, estimate and estimate.describe()) if r]
+            decision = f"answered ({step}{': ' + '; '.join(reasons) if reasons else ''})"
         log.info("%s", decision)
         turn.lap("total", turn.started)
         s = self.settings
@@ -308,7 +374,22 @@ class AnswerPipeline:
             settings_hash=s.fingerprint(),
             model=f"{s.generation.llm_backend}:{s.generation.llm_model}",
             decision=decision,
+            confidence=estimate.p_right if estimate else None,
+            signals=signals,
+            withheld=withheld,
         )
+
+
+def _not_confident_text(draft: Draft) -> str:
+    """What the articles do mention, when the answer drawn from it is not trusted."""
+    if not draft.citations:
+        return ABSTAIN_TEXT
+    c = draft.citations[0]
+    where = ", ".join(x for x in (c.title or c.source, date_label(c.published)) if x)
+    return (
+        "The indexed articles may not answer this: the closest passage "
+        f'({where}) says "{c.quote}", which may not be what was asked.'
+    )
 
 
 def _sentences(text: str) -> list[str]:

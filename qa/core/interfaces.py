@@ -47,10 +47,17 @@ class LLM(Protocol):
     def capabilities(self) -> LLMCapabilities: ...
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
         """Pieces of the assistant's reply as they are generated. `grammar` is passed only
-        to a backend whose capabilities include it."""
+        to a backend whose capabilities include it; a backend with log-probabilities
+        appends each streamed token's to `logprobs` when given one (the answer's own
+        confidence, read at no extra cost)."""
         ...
 
     def complete_chat(
@@ -79,7 +86,12 @@ class StreamingBackend(ABC):
 
     @abstractmethod
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]: ...
 
     def complete_chat(

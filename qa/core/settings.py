@@ -185,6 +185,24 @@ class VerificationSettings(BaseModel):
         "measured with read the model's free reply (docs/evaluation.md); turning it on "
         "changes answers, so measure before you do.",
     )
+    target_precision: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Answer only when the calibrated P(the answer is right) reaches the threshold "
+        "at which cross-validated precision reached this target (qa/verify/calibrated.py); "
+        "0: never withhold an answer on confidence alone.",
+    )
+    score_withheld: bool = Field(
+        default=False,
+        description="When a rule step (judgement, answer check) withholds a cited draft, score "
+        "that draft's signals too, for measuring the rule (qa eval; costs one P(True) call).",
+    )
+    p_true: bool = Field(
+        default=True,
+        description="Ask the model, after its answer, whether the answer is right, and read "
+        "P(Yes) as a confidence signal (one short call; its prompt is the answer's, cached).",
+    )
 
 
 class RuntimeSettings(BaseModel):

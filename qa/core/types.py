@@ -110,6 +110,10 @@ class Answer:
     settings_hash: str = ""
     model: str = ""
     decision: str = ""  # which step decided the answer, and why it abstained if it did
+    confidence: float | None = None  # calibrated P(right) of the draft answer, when known
+    signals: dict[str, float] = field(default_factory=dict)  # what confidence was read from
+    withheld: str = ""  # the draft answer the confidence decision held back
+    held: dict[str, Any] = field(default_factory=dict)  # a draft a rule step held back
 
     def to_json(self) -> dict[str, Any]:
         """The `qa ask --json` shape."""
@@ -128,4 +132,6 @@ class Answer:
             "retrieved": [{"source": r.source, "score": round(r.score, 4)} for r in self.retrieved],
             "latency_s": round(self.timings.get("total", 0.0), 3),
             "ttft_s": round(self.timings["ttft"], 3) if "ttft" in self.timings else None,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "decision": self.decision,
         }

@@ -15,7 +15,17 @@ from qa.generate.prompts import answer_messages
 from qa.understand.profile import QuestionProfile
 
 QUESTION = "Who accompanied Kim at the extended talks?"
-JSON_KEYS = {"question", "answer", "abstained", "citations", "retrieved", "latency_s", "ttft_s"}
+JSON_KEYS = {
+    "question",
+    "answer",
+    "abstained",
+    "citations",
+    "retrieved",
+    "latency_s",
+    "ttft_s",
+    "confidence",
+    "decision",
+}
 
 
 def sibling(indexed_assistant: Assistant, llm=None, **overrides) -> Assistant:

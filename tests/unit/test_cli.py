@@ -13,7 +13,17 @@ from unit_helpers import SEED_FILES
 
 from qa.cli import main
 
-KEYS = {"question", "answer", "abstained", "citations", "retrieved", "latency_s", "ttft_s"}
+KEYS = {
+    "question",
+    "answer",
+    "abstained",
+    "citations",
+    "retrieved",
+    "latency_s",
+    "ttft_s",
+    "confidence",
+    "decision",
+}
 
 
 @pytest.fixture

@@ -45,8 +45,11 @@ class _Server:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
-                    for piece in ("Ye", "s."):
-                        event = {"choices": [{"delta": {"content": piece}}]}
+                    for piece, logprob in (("Ye", -0.2), ("s.", -0.05)):
+                        event: dict[str, Any] = {"choices": [{"delta": {"content": piece}}]}
+                        if with_logprobs and body.get("logprobs"):
+                            token = {"token": piece, "logprob": logprob, "top_logprobs": []}
+                            event["choices"][0]["logprobs"] = {"content": [token]}
                         self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                     self.wfile.write(b"data: [DONE]\n\n")
                     return
@@ -108,6 +111,21 @@ def test_grammar_is_sent_only_when_given(server: _Server) -> None:
     assert "grammar" not in server.bodies[-1] and server.bodies[-1]["stream"] is True
     list(llm.stream_chat([{"role": "user", "content": "Q"}], 2, [], grammar='root ::= "Yes"'))
     assert server.bodies[-1]["grammar"] == 'root ::= "Yes"'
+
+
+def test_streaming_collects_token_logprobs_where_the_server_sends_them(server: _Server) -> None:
+    from qa.core.interfaces import TokenLogprob
+
+    sink: list[TokenLogprob] = []
+    llm = _client(server.url)
+    pieces = list(llm.stream_chat([{"role": "user", "content": "Q"}], 4, [], logprobs=sink))
+    assert "".join(pieces) == "Yes." and server.bodies[-1]["logprobs"] is True
+    if server.with_logprobs:
+        assert [(t.token, t.logprob) for t in sink] == [("Ye", -0.2), ("s.", -0.05)]
+    else:  # nothing sent: the list stays empty and the reply is unchanged
+        assert sink == []
+    list(llm.stream_chat([{"role": "user", "content": "Q"}], 4, []))
+    assert "logprobs" not in server.bodies[-1]  # not asked for without a list to fill
 
 
 def test_every_backend_implements_the_whole_interface() -> None:

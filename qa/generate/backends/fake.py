@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from qa.core.interfaces import Message, StreamingBackend
+from qa.core.interfaces import Message, StreamingBackend, TokenLogprob
 from qa.core.settings import Settings
 from qa.core.text import lexical_support
 
@@ -22,7 +22,12 @@ class FakeLLM(StreamingBackend):
         self.calls: list[list[Message]] = []
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
         self.calls.append(messages)
         prompt = messages[-1]["content"]

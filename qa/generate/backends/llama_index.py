@@ -26,7 +26,7 @@ from llama_index.core.llms import (
 from pydantic import PrivateAttr
 
 from qa.core.errors import LLMError
-from qa.core.interfaces import LLM, Message, StreamingBackend
+from qa.core.interfaces import LLM, Message, StreamingBackend, TokenLogprob
 from qa.core.settings import Settings
 
 
@@ -45,7 +45,12 @@ class LlamaIndexChatLLM(StreamingBackend):
         """The integration object belongs to whoever made it; nothing is ours to close."""
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
         text = ""

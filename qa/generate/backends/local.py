@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from qa.core.errors import LLMError
-from qa.core.interfaces import Completion, LLMCapabilities, Message
+from qa.core.interfaces import Completion, LLMCapabilities, Message, TokenLogprob
 from qa.core.settings import Settings
 from qa.generate.backends.openai import OpenAICompatibleLLM
 from qa.runtime.supervisor import DOCTOR_HINT, ModelProcess, ModelProcessError
@@ -50,13 +50,20 @@ class LocalModelLLM:
             raise LLMError(str(exc)) from exc
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
         # Several answers may stream at once (llm_parallel slots): each call takes the URL
         # for itself instead of setting it on the shared client.
         base_url = self._start()
         try:
-            yield from self._client.stream_from(base_url, messages, max_tokens, stop, grammar)
+            yield from self._client.stream_from(
+                base_url, messages, max_tokens, stop, grammar, logprobs
+            )
         except LLMError as exc:
             raise self._crashed(exc) from exc
 

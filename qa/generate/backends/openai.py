@@ -40,9 +40,14 @@ class OpenAICompatibleLLM:
         self.retry = Retry(retries)
 
     def stream_chat(
-        self, messages: list[Message], max_tokens: int, stop: list[str], grammar: str = ""
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
-        return self.stream_from(self.base_url, messages, max_tokens, stop, grammar)
+        return self.stream_from(self.base_url, messages, max_tokens, stop, grammar, logprobs)
 
     def complete_chat(
         self,
@@ -82,10 +87,15 @@ class OpenAICompatibleLLM:
         max_tokens: int,
         stop: list[str],
         grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
     ) -> Iterator[str]:
         """`stream_chat` against `base_url`. Safe from several threads at once: each request
-        has its own HTTP connection and nothing here changes per call."""
+        has its own HTTP connection and nothing here changes per call. With a `logprobs`
+        list, each streamed token's log-probability is appended to it where the server
+        sends one (an attempt that is retried starts the list again)."""
         body = {**self._body(messages, max_tokens, stop, grammar), "stream": True}
+        if logprobs is not None:
+            body["logprobs"] = True
         url = f"{base_url}/chat/completions"
         for attempt in self.retry.attempts():
             started = False
@@ -97,8 +107,10 @@ class OpenAICompatibleLLM:
                         r.read()
                         if self._again(r, attempt, base_url):
                             continue
+                    if logprobs is not None:
+                        logprobs.clear()
                     for line in r.iter_lines():
-                        piece = _sse_content(line)
+                        piece = _sse_content(line, logprobs)
                         if piece is None:
                             continue
                         started = True
@@ -166,7 +178,7 @@ def _transport_message(base_url: str, exc: Exception, timeout: float, started: b
     return f"cannot reach the LLM server at {base_url} ({exc.__class__.__name__}); is it running?"
 
 
-def _sse_content(line: str) -> str | None:
+def _sse_content(line: str, logprobs: list[TokenLogprob] | None = None) -> str | None:
     if not line.startswith("data:"):
         return None
     data = line[5:].strip()
@@ -174,7 +186,10 @@ def _sse_content(line: str) -> str | None:
         return None
     try:
         event = json.loads(data)
-        return event["choices"][0].get("delta", {}).get("content") or None
+        choice = event["choices"][0]
+        if logprobs is not None:
+            logprobs.extend(_logprobs(choice.get("logprobs")) or [])
+        return choice.get("delta", {}).get("content") or None
     except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise LLMError(
             f"the LLM server sent something that is not a chat completion: {data[:80]}"

@@ -1,0 +1,311 @@
+"""`python -m evals.calibrate`: fit the answer-or-abstain decision (qa/verify/calibrated.py)
+on labelled drafts, judge it by k-fold cross-validation, write its coefficients.
+
+    qa eval --judge lexical --gold ... --out runs/seeds      (one run per labelled set)
+    python -m evals.calibrate runs/seeds runs/squad ...      -> evals/calibration_data.jsonl
+                                                              -> qa/verify/calibration.json
+    python -m evals.calibrate --data evals/calibration_data.jsonl   (refit from the snapshot)
+
+A row is one draft answer (one the rules let through) with its signals (qa/verify/
+signals.py) and its label: the draft is right. Rows come from each run's scores.jsonl; the
+snapshot of them is kept in the repository, so the fit is reproducible without the model.
+The fit is a standardised logistic regression (scikit-learn), seed fixed; the folds are
+stratified by label. Every figure reported is out-of-fold: each row is scored by a model
+that never saw it. The curve (threshold -> precision, coverage) written with each model is
+out-of-fold too, so a target precision picks a threshold that held on unseen questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.risk_coverage import aurc, curve, ece
+from qa.verify.calibrated import CALIBRATION_FILE
+from qa.verify.signals import BASE_SIGNALS, SIGNALS
+
+DATA_FILE = Path(__file__).with_name("calibration_data.jsonl")
+MODELS = {"logprobs": SIGNALS, "no_logprobs": BASE_SIGNALS}
+SEED = 0
+FOLDS = 5
+REGULARISATION_C = 1.0
+TARGETS = (0.8, 0.85, 0.9, 0.95)
+
+
+def rows_from_runs(runs: Sequence[Path]) -> list[dict[str, Any]]:
+    """One row per question of each run (its scores.jsonl), named by run and id. `right` is
+    None where the rules abstained before a draft: not a training row, but it counts in the
+    accuracy and abstention a threshold would give."""
+    rows = []
+    for run in runs:
+        path = run / "scores.jsonl"
+        if not path.exists():
+            raise SystemExit(f"{path} does not exist: run `qa eval --out {run}` first")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            drafted = bool(r.get("signals")) and r.get("draft_correct") is not None
+            row = {
+                "set": run.name,
+                "id": r["id"],
+                "type": r.get("type", ""),
+                "answerable": bool(r.get("answers")),
+                "right": bool(r["draft_correct"]) if drafted else None,
+                "signals": r.get("signals") or {} if drafted else {},
+            }
+            held = r.get("held") or {}
+            if held.get("signals"):
+                row["held"] = {k: held[k] for k in ("step", "signals")}
+                row["held"]["right"] = bool(held.get("correct"))
+            rows.append(row)
+    return rows
+
+
+def released(rows: list[dict[str, Any]], steps: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows as if the rule steps named were gone: a draft one of them held back is a
+    draft again (its own signals and rightness), for the decision to judge."""
+    out = []
+    for r in rows:
+        held = r.get("held")
+        if held and held["step"] in steps:
+            r = {**r, "right": held["right"], "signals": held["signals"]}
+        out.append(r)
+    return out
+
+
+def drafts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["right"] is not None and r["signals"]]
+
+
+def data_hash(rows: list[dict[str, Any]]) -> str:
+    canonical = "\n".join(json.dumps(r, sort_keys=True) for r in rows)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _matrix(rows: list[dict[str, Any]], features: Sequence[str]) -> np.ndarray:
+    return np.array([[r["signals"][f] for f in features] for r in rows], dtype=float)
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=REGULARISATION_C, max_iter=2000, random_state=SEED)
+    model.fit((x - mean) / scale, y)
+    return mean, scale, model
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, folds: int, seed: int = SEED) -> np.ndarray:
+    """P(right) of each row from a model fitted on the other folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    p = np.zeros(len(y))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
+        mean, scale, model = _fit(x[train], y[train])
+        p[test] = model.predict_proba((x[test] - mean) / scale)[:, 1]
+    return p
+
+
+def threshold_curve(p: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    """(threshold, precision, coverage of the drafts) at each distinct P(right), rising."""
+    points = []
+    # Thresholds are written rounded down, so each still lets its own draft through.
+    for t in sorted({math.floor(v * 1e4) / 1e4 for v in p.tolist()}):
+        keep = p >= t
+        points.append([t, round(float(y[keep].mean()), 4), round(float(keep.mean()), 4)])
+    return points
+
+
+def _auroc(p: np.ndarray, y: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+def cv_report(rows: list[dict[str, Any]], p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """Out-of-fold figures overall and per set: AUROC, Brier, ECE, AURC over the drafts,
+    and at each target the threshold's coverage and precision."""
+
+    def figures(index: np.ndarray) -> dict[str, Any]:
+        pairs = zip(p[index].tolist(), y[index].astype(bool).tolist(), strict=True)
+        scored = sorted(pairs, key=lambda s: -s[0])
+        return {
+            "drafts": int(len(index)),
+            "right": float(y[index].mean()),
+            "auroc": _auroc(p[index], y[index]),
+            "brier": float(np.mean((p[index] - y[index]) ** 2)),
+            "ece": ece(scored),
+            "aurc": aurc(curve(scored, len(scored))),
+        }
+
+    everything = np.arange(len(y))
+    report: dict[str, Any] = {"all": figures(everything)}
+    for name in sorted({r["set"] for r in rows}):
+        report[name] = figures(np.array([i for i, r in enumerate(rows) if r["set"] == name]))
+    report["targets"] = {}
+    points = threshold_curve(p, y)
+    for target in TARGETS:
+        reached = [pt for pt in points if pt[1] >= target]
+        t, precision, coverage = reached[0] if reached else points[-1]
+        report["targets"][str(target)] = {
+            "threshold": t,
+            "precision": precision,
+            "drafts_answered": coverage,
+        }
+    return report
+
+
+def operating_points(
+    rows: list[dict[str, Any]], scored: list[dict[str, Any]], p: np.ndarray, thresholds: dict
+) -> dict[str, Any]:
+    """Per set, at each target's threshold (out-of-fold P(right)): the accuracy on the
+    answerable questions and the abstention on the unanswerable ones that the product
+    would give, the questions without a draft counted as abstained."""
+    p_of = {(r["set"], r["id"]): float(v) for r, v in zip(scored, p, strict=True)}
+    out: dict[str, Any] = {}
+    for name in sorted({r["set"] for r in rows}):
+        members = [r for r in rows if r["set"] == name]
+        answerable = [r for r in members if r["answerable"]]
+        unanswerable = [r for r in members if not r["answerable"]]
+        out[name] = {}
+        for target, t in {"none": 0.0, **thresholds}.items():
+
+            def answered(r: dict[str, Any], t: float = t) -> bool:
+                key = (r["set"], r["id"])
+                return key in p_of and p_of[key] >= t
+
+            out[name][target] = {
+                "accuracy": _share([answered(r) and bool(r["right"]) for r in answerable]),
+                "abstention": _share([not answered(r) for r in unanswerable]),
+                "coverage": _share([answered(r) for r in members]),
+            }
+    return out
+
+
+def _share(flags: list[bool]) -> float | None:
+    return round(sum(flags) / len(flags), 4) if flags else None
+
+
+def single_signal_aurc(rows: list[dict[str, Any]], y: np.ndarray) -> dict[str, float | None]:
+    """Each signal alone as the ordering (no fit): the baseline the decision must beat."""
+    out: dict[str, float | None] = {}
+    for name in SIGNALS:
+        present = [i for i, r in enumerate(rows) if name in r["signals"]]
+        if not present:
+            continue
+        values = [(rows[i]["signals"][name], bool(y[i])) for i in present]
+        out[name] = aurc(curve(sorted(values, key=lambda s: -s[0]), len(values)))
+    return out
+
+
+def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) -> dict[str, Any]:
+    """The calibration file's content: per model, its coefficients and out-of-fold curve."""
+    result: dict[str, Any] = {
+        "fitted": {
+            "rows": len(rows),
+            "drafts": len(drafts(rows)),
+            "sets": sorted({r["set"] for r in rows}),
+            "data_sha256": data_hash(rows),
+            "seed": seed,
+            "folds": folds,
+            "C": REGULARISATION_C,
+        },
+        "models": {},
+        "cross_validated": {},
+    }
+    for basis, features in MODELS.items():
+        usable = [r for r in drafts(rows) if all(f in r["signals"] for f in features)]
+        x, y = _matrix(usable, features), np.array([r["right"] for r in usable], dtype=float)
+        # Each fold needs both labels: a small sample gets fewer folds, or no model.
+        k = min(folds, int(y.sum()), int(len(y) - y.sum()))
+        if k < 2:
+            continue
+        p = out_of_fold(x, y, k, seed)
+        mean, scale, model = _fit(x, y)
+        result["models"][basis] = {
+            "features": list(features),
+            "mean": [round(float(v), 6) for v in mean],
+            "scale": [round(float(v), 6) for v in scale],
+            "coef": [round(float(v), 6) for v in model.coef_[0]],
+            "intercept": round(float(model.intercept_[0]), 6),
+            "curve": threshold_curve(p, y),
+        }
+        report = cv_report(usable, p, y)
+        thresholds = {k: v["threshold"] for k, v in report["targets"].items()}
+        result["cross_validated"][basis] = {
+            "folds": k,
+            **report,
+            "operating_points": operating_points(rows, usable, p, thresholds),
+            "single_signal_aurc": single_signal_aurc(usable, y),
+        }
+    return result
+
+
+def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, sort_keys=True) + "\n")
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m evals.calibrate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("runs", nargs="*", type=Path, help="qa eval output folders")
+    parser.add_argument("--data", type=Path, help=f"refit from a row snapshot ({DATA_FILE.name})")
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
+    parser.add_argument("--data-out", type=Path, default=DATA_FILE)
+    parser.add_argument("--folds", type=int, default=FOLDS)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--release",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="measure without a rule step (answer_check, judgement): the drafts it held back "
+        "(qa eval --set score_withheld=true) count as drafts",
+    )
+    args = parser.parse_args(argv)
+    if bool(args.runs) == bool(args.data):
+        parser.error("give either run folders or --data")
+    rows = read_rows(args.data) if args.data else rows_from_runs(args.runs)
+    if args.runs:
+        write_rows(rows, args.data_out)
+    if not drafts(rows):
+        print("no scored drafts in those runs (were they made with signals?)", file=sys.stderr)
+        return 1
+    result = calibrate(released(rows, args.release), args.folds, args.seed)
+    result["fitted"]["released_steps"] = args.release
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    for basis, report in result["cross_validated"].items():
+        a = report["all"]
+        print(
+            f"{basis}: {a['drafts']} drafts, {a['right']:.3f} right; out-of-fold AUROC "
+            f"{a['auroc']:.3f}, AURC {a['aurc']:.3f}, ECE {a['ece']:.3f}"
+        )
+        for target, t in report["targets"].items():
+            print(
+                f"  target {target}: threshold {t['threshold']:.3f}, precision "
+                f"{t['precision']:.3f}, answers {t['drafts_answered']:.3f} of the drafts"
+            )
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""The calibrated answer-or-abstain decision: P(the draft answer is right) from its signals
+(qa/verify/signals.py), by a logistic regression fitted on labelled questions and judged by
+cross-validation (`python -m evals.calibrate`, which writes calibration.json beside this
+file: readable coefficients, no pickle).
+
+Two models are fitted: one with the model's log-probability signals, one without them for
+backends that give none. Each carries its cross-validated curve (threshold -> precision
+and coverage of the answers it lets through), so a target precision becomes a threshold
+without refitting: the product answers when P(right) reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    p_right: float
+    basis: str  # which model: "logprobs" or "no_logprobs"
+    threshold: float  # the P(right) the target precision asks for
+
+    @property
+    def answer(self) -> bool:
+        return self.p_right >= self.threshold
+
+    def describe(self) -> str:
+        basis = "with" if self.basis == "logprobs" else "without"
+        return (
+            f"P(right) {self.p_right:.2f} {'>=' if self.answer else '<'} {self.threshold:.2f}, "
+            f"calibrated {basis} the model's log-probabilities"
+        )
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    curve: tuple[tuple[float, float, float], ...]  # (threshold, precision, coverage), rising
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LogisticModel:
+        return cls(
+            tuple(data["features"]),
+            tuple(float(x) for x in data["mean"]),
+            tuple(float(x) for x in data["scale"]),
+            tuple(float(x) for x in data["coef"]),
+            float(data["intercept"]),
+            tuple((float(t), float(p), float(c)) for t, p, c in data["curve"]),
+        )
+
+    def covers(self, signals: dict[str, float]) -> bool:
+        return all(name in signals for name in self.features)
+
+    def p_right(self, signals: dict[str, float]) -> float:
+        z = self.intercept
+        for name, mean, scale, coef in zip(
+            self.features, self.mean, self.scale, self.coef, strict=True
+        ):
+            z += coef * (signals[name] - mean) / (scale or 1.0)
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+    def threshold(self, target_precision: float) -> float:
+        """The lowest threshold whose cross-validated precision reaches the target (the
+        highest one seen when none does); 0 when no target is set."""
+        if target_precision <= 0 or not self.curve:
+            return 0.0
+        for threshold, precision, _ in self.curve:
+            if precision >= target_precision:
+                return threshold
+        return self.curve[-1][0]
+
+
+@dataclass(frozen=True)
+class CalibratedDecision:
+    models: dict[str, LogisticModel]
+    target_precision: float
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, target_precision: float, path: Path = CALIBRATION_FILE) -> CalibratedDecision:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        models = {name: LogisticModel.from_json(m) for name, m in data["models"].items()}
+        return cls(models, target_precision, data.get("fitted", {}))
+
+    def estimate(self, signals: dict[str, float]) -> Estimate | None:
+        """From the model with log-probabilities when the signals have them, else the one
+        without; None when neither applies."""
+        for basis in ("logprobs", "no_logprobs"):
+            model = self.models.get(basis)
+            if model is not None and model.covers(signals):
+                p = model.p_right(signals)
+                return Estimate(p, basis, model.threshold(self.target_precision))
+        return None
+
+
+__all__ = ["CALIBRATION_FILE", "CalibratedDecision", "Estimate", "LogisticModel"]

@@ -1,0 +1,199 @@
+"""The calibrated answer-or-abstain decision: the model's own confidence as numbers (P(Yes)
+of "is your answer right?", the reply's token log-probabilities), the signals named once,
+a logistic model read from JSON, and the pipeline withholding a draft below the target
+precision's threshold. Backends without log-probabilities take the model fitted without
+them, and the decision says which."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.core.interfaces import Completion, LLMCapabilities, Message, TokenLogprob
+from qa.generate.backends.fake import FakeLLM
+from qa.pipeline import AnswerPipeline
+from qa.verify.calibrated import CalibratedDecision, LogisticModel
+from qa.verify.confidence import P_TRUE_QUESTION, ReplyLogprobs, p_true, p_yes
+from qa.verify.signals import BASE_SIGNALS, LOGPROB_SIGNALS, SIGNALS
+
+QUESTION = "Who accompanied Kim at the extended talks?"
+
+
+def _yes(p: float) -> Completion:
+    """A judgement answered "Yes" with P(Yes) = p among Yes/No."""
+    top = (("Yes", math.log(p)), ("No", math.log(1 - p)))
+    return Completion("Yes", [TokenLogprob("Yes", math.log(p), top)])
+
+
+def test_p_yes_reads_yes_against_no() -> None:
+    assert p_yes(_yes(0.8)) == pytest.approx(0.8)
+    # Spellings of the same word count as it; other tokens do not.
+    spaced = Completion("No", [TokenLogprob(" No", -0.1, ((" No", -0.1), ("yes", -2.0)))])
+    assert p_yes(spaced) == pytest.approx(math.exp(-2.0) / (math.exp(-2.0) + math.exp(-0.1)))
+    assert p_yes(Completion("Maybe", [TokenLogprob("Maybe", -0.1, (("Maybe", -0.1),))])) is None
+    assert p_yes(Completion("Yes", None)) is None  # a backend that gives none
+
+
+class LogprobFake(FakeLLM):
+    """The fake extractive LLM, with log-probabilities: each streamed word gets one, and
+    the P(True) question is answered Yes with `p_yes`."""
+
+    capabilities = LLMCapabilities(grammar=True, logprobs=True)
+
+    def __init__(self, p_yes: float = 0.9) -> None:
+        super().__init__()
+        self.p_yes = p_yes
+        self.judged: list[tuple[list[Message], str]] = []
+
+    def stream_chat(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        logprobs: list[TokenLogprob] | None = None,
+    ) -> Iterator[str]:
+        for piece in super().stream_chat(messages, max_tokens, stop, grammar):
+            if logprobs is not None:
+                logprobs.append(TokenLogprob(piece, -0.5))
+            yield piece
+
+    def complete_chat(
+        self,
+        messages: list[Message],
+        max_tokens: int,
+        stop: list[str],
+        grammar: str = "",
+        top_logprobs: int = 0,
+    ) -> Completion:
+        if messages[-1]["content"] == P_TRUE_QUESTION:
+            self.judged.append((messages, grammar))
+            return _yes(self.p_yes)
+        return super().complete_chat(messages, max_tokens, stop, grammar, top_logprobs)
+
+
+def test_p_true_asks_in_the_answers_own_conversation() -> None:
+    llm = LogprobFake(0.7)
+    prompt = [{"role": "system", "content": "S"}, {"role": "user", "content": "Sources ..."}]
+    assert p_true(llm, prompt, " Ri Yong-ho [1]. ") == pytest.approx(0.7)
+    messages, grammar = llm.judged[-1]
+    # The answer's prompt and reply come first unchanged: the KV cache holds them.
+    assert messages[:2] == prompt
+    assert messages[2] == {"role": "assistant", "content": "Ri Yong-ho [1]."}
+    assert grammar == 'root ::= "Yes" | "No"'
+
+
+def test_p_true_is_none_without_logprobs() -> None:
+    assert p_true(FakeLLM(), [{"role": "user", "content": "Q"}], "A [1].") is None
+    assert p_true(LogprobFake(), [{"role": "user", "content": "Q"}], "  ") is None
+
+
+def test_reply_logprobs_skip_bare_spaces() -> None:
+    stats = ReplyLogprobs.of([TokenLogprob("Ri", -0.2), TokenLogprob(" ", -3.0),
+                              TokenLogprob(" Yong", -1.0)])  # fmt: skip
+    assert stats is not None and stats.tokens == 2
+    assert stats.mean == pytest.approx(-0.6) and stats.min == pytest.approx(-1.0)
+    assert ReplyLogprobs.of([]) is None
+
+
+def _model(features: tuple[str, ...], coef: float, curve: tuple = ()) -> LogisticModel:
+    n = len(features)
+    return LogisticModel(features, (0.0,) * n, (1.0,) * n, (coef,) + (0.0,) * (n - 1), 0.0, curve)
+
+
+def test_a_logistic_model_and_its_threshold() -> None:
+    model = _model(("relevance_max",), 2.0, ((0.2, 0.6, 1.0), (0.5, 0.85, 0.6), (0.8, 0.97, 0.2)))
+    assert model.p_right({"relevance_max": 0.0}) == pytest.approx(0.5)
+    assert model.p_right({"relevance_max": 1.0}) == pytest.approx(1 / (1 + math.exp(-2)))
+    assert model.threshold(0.0) == 0.0  # no target: never withhold
+    assert model.threshold(0.8) == 0.5  # the lowest threshold that reached the target
+    assert model.threshold(0.99) == 0.8  # unreachable: the strictest one seen
+
+
+def _decision(target: float, curve: tuple = ((0.0, 0.5, 1.0), (0.999, 1.0, 0.01))):
+    return CalibratedDecision(
+        {
+            "logprobs": _model(SIGNALS, 1.0, curve),
+            "no_logprobs": _model(BASE_SIGNALS, 1.0, curve),
+        },
+        target,
+        {},
+    )
+
+
+def test_the_decision_says_which_model_it_used() -> None:
+    signals = dict.fromkeys(BASE_SIGNALS, 0.0)
+    without = _decision(0.9).estimate(signals)
+    assert without is not None and without.basis == "no_logprobs"
+    assert "without the model's log-probabilities" in without.describe()
+    with_lp = _decision(0.9).estimate({**signals, **dict.fromkeys(LOGPROB_SIGNALS, 0.0)})
+    assert with_lp is not None and with_lp.basis == "logprobs"
+    assert "with the model's log-probabilities" in with_lp.describe()
+    assert _decision(0.9).estimate({"relevance_max": 1.0}) is None  # signals incomplete
+
+
+def _pipeline(assistant: Assistant, llm: FakeLLM, target: float) -> AnswerPipeline:
+    pipeline = AnswerPipeline(
+        assistant.settings, llm=llm, embedder=assistant.embedder, retriever=assistant.retriever
+    )
+    pipeline.calibrated = _decision(target)
+    return pipeline
+
+
+def test_below_the_threshold_the_draft_is_withheld(indexed_assistant: Assistant) -> None:
+    answer = _pipeline(indexed_assistant, FakeLLM(), target=0.99).stream(QUESTION).answer
+    assert answer.abstained and answer.citations == [] and answer.withheld
+    assert answer.decision.startswith("abstained at confidence: P(right) ")
+    assert "without the model's log-probabilities" in answer.decision
+    assert answer.confidence is not None and answer.confidence < 0.999
+    # What the articles do mention is said, not a bare refusal.
+    assert "closest passage" in answer.text
+    assert set(answer.signals) == set(BASE_SIGNALS)  # this backend gives no log-probabilities
+
+
+def test_without_a_target_the_draft_is_answered_with_its_confidence(
+    indexed_assistant: Assistant,
+) -> None:
+    llm = LogprobFake(0.9)
+    answer = _pipeline(indexed_assistant, llm, target=0.0).stream(QUESTION).answer
+    assert not answer.abstained and answer.citations and not answer.withheld
+    assert answer.confidence is not None and "with the model's log-probabilities" in answer.decision
+    assert set(answer.signals) == set(SIGNALS)
+    assert answer.signals["p_true_logit"] == pytest.approx(math.log(0.9 / 0.1), abs=1e-4)
+    assert answer.signals["reply_logprob_mean"] == pytest.approx(-0.5)
+    assert llm.judged, "P(True) was asked"
+    assert answer.to_json()["confidence"] == round(answer.confidence, 4)
+
+
+def test_p_true_can_be_turned_off(indexed_assistant: Assistant) -> None:
+    llm = LogprobFake(0.9)
+    pipeline = _pipeline(indexed_assistant, llm, 0.0)
+    pipeline.settings = pipeline.settings.model_copy(update={"p_true": False})
+    answer = pipeline.stream(QUESTION).answer
+    assert not llm.judged and "p_true_logit" not in answer.signals
+    # The model fitted without log-probabilities decides, and the decision says so.
+    assert answer.confidence is not None and "without the model's" in answer.decision
+
+
+class _RefuseAfterCiting:
+    name = "answer_check"
+
+    def run(self, draft, context):  # noqa: ANN001, ANN201
+        return draft.but(abstained=True, text="", reason="a test rule refuses")
+
+
+def test_a_draft_a_rule_withheld_is_scored_when_asked(indexed_assistant: Assistant) -> None:
+    """For measuring a rule: the cited draft it held back keeps its signals (qa eval)."""
+    llm = LogprobFake(0.6)
+    pipeline = _pipeline(indexed_assistant, llm, 0.0)
+    pipeline.steps[-1] = _RefuseAfterCiting()
+    answer = pipeline.stream(QUESTION).answer
+    assert answer.abstained and answer.held == {}  # not asked: no extra call
+    pipeline.settings = pipeline.settings.model_copy(update={"score_withheld": True})
+    answer = pipeline.stream(QUESTION).answer
+    assert answer.abstained and answer.decision == "abstained at answer_check: a test rule refuses"
+    assert answer.held["step"] == "answer_check" and "[1]" in answer.held["text"]
+    assert set(answer.held["signals"]) == set(SIGNALS)
