@@ -4,7 +4,7 @@
 answer exactly as `Assistant` does. Their `source_nodes[n-1]` is citation `[n]`: a node whose
 text is the quoted sentence and whose `start_char_idx`/`end_char_idx` slice the article to it.
 `metadata` (query engine) carries `abstained`, `timings`, `unsupported`, `decision` (which
-stage decided, and why it abstained) and the `answer`.
+stage decided, and why it abstained), `confidence` (the calibrated P(right)) and the `answer`.
 Streaming works; when the stream ends, the response text is the verified answer.
 """
 
@@ -53,6 +53,7 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
         "unsupported": list(answer.unsupported),
         "standalone_question": answer.standalone_question,
         "decision": answer.decision,
+        "confidence": answer.confidence,
         "answer": answer,
     }
 

@@ -41,8 +41,9 @@ from qa.core.settings import Settings
 from qa.core.text import date_label
 from qa.core.types import Answer, Draft, Evidence, RetrievedSource
 from qa.evidence.injection import looks_like_instruction
-from qa.evidence.select import grouped_by_article, relevant_enough, select_evidence
+from qa.evidence.select import grouped_by_article, ranked_sentences, relevant_enough
 from qa.generate.prompts import answer_messages
+from qa.generate.relevance import judged_by_model
 from qa.retrieve.chunks import retrieve_hits
 from qa.retrieve.hybrid import Hit
 from qa.understand.profile import QuestionProfile
@@ -222,10 +223,12 @@ class AnswerPipeline:
             max([turn.retrieval.bm25_max, *(h.bm25 for h in hits if h.bm25 is not None)]),
         )
         turn.context.extend(_text_and_header(h) for h in hits)
-        evidence = select_evidence(question, query_vector, hits, self.embedder, top_n)
-        if not relevant_enough(evidence, self.settings.evidence.min_relevance):
+        ranked = ranked_sentences(question, query_vector, hits, self.embedder)
+        if not relevant_enough(ranked[:top_n], self.settings.evidence.min_relevance):
             return []
-        return evidence
+        judge = self.settings.evidence.relevance_judge
+        chosen = judged_by_model(self.llm, question.text, ranked, judge, top_n)
+        return grouped_by_article(chosen)
 
     def _nothing_to_read(self, turn: _Turn) -> Draft:
         text = ABSTAIN_TEXT

@@ -109,6 +109,14 @@ class EvidenceSettings(BaseModel):
         description="Abstain without asking the LLM when the best question-sentence cosine is "
         "below this.",
     )
+    relevance_judge: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="Ask the model P(Yes) 'does this sentence help answer the question?' for "
+        "this many of the best candidate sentences and keep the likeliest (one short call "
+        "each; 0: off). Needs a backend with log-probabilities.",
+    )
     check_question_facts: bool = Field(
         default=True,
         description="Abstain when a name, number or date of the question is in none of the "

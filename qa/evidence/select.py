@@ -36,6 +36,14 @@ def select_evidence(
     embedder: Embedder,
     limit: int,
 ) -> list[Evidence]:
+    """The `limit` best sentences of the hits, grouped by article."""
+    return grouped_by_article(ranked_sentences(question, question_vector, hits, embedder)[:limit])
+
+
+def ranked_sentences(
+    question: QuestionProfile, question_vector: np.ndarray, hits: list[Hit], embedder: Embedder
+) -> list[Evidence]:
+    """Every candidate sentence of the hits, best first."""
     seen: set[tuple[str, int]] = set()
     candidates: list[tuple[Chunk, Span, str]] = []
     bylines = question.asks_author
@@ -68,7 +76,7 @@ def select_evidence(
             score -= SUPERSEDED_PENALTY
         scored.append(Evidence(chunk.article, span, text, float(cos), score, vector, chunk.id))
     scored.sort(key=lambda e: e.score, reverse=True)
-    return grouped_by_article(scored[:limit])
+    return scored
 
 
 def sentences_with_fragments(chunk: Chunk) -> list[tuple[Span, str]]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from qa.core.yes_no import YES_NO_GRAMMAR
 from qa.evidence.select import Evidence
 from qa.generate.llm import LLM, Message
 from qa.generate.prompts import SYSTEM_PROMPT, as_data, numbered_sources
 from qa.verify.answer_kind import AnswerKind
 
-YES_NO_GRAMMAR = 'root ::= "Yes" | "No"'
 # "[2] Yongbyon nuclear research center" or "none".
 SPAN_GRAMMAR = 'root ::= "none" | "[" [1-9] "] " [^\\n\\[\\]]{1,120}'
 

@@ -12,37 +12,15 @@ made without them (qa/verify/calibrated.py).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from qa.core.interfaces import LLM, Completion, Message, TokenLogprob
+from qa.core.interfaces import LLM, Message, TokenLogprob
+from qa.core.yes_no import YES_NO_GRAMMAR, p_yes
 
-YES_NO_GRAMMAR = 'root ::= "Yes" | "No"'
 P_TRUE_QUESTION = (
     "Is your answer correct, supported by the sources, and does it give what the question "
     "asks for? Reply Yes or No."
 )
-
-
-def p_yes(completion: Completion) -> float | None:
-    """P("Yes") against P("No") from the first token's alternatives; None without them."""
-    if not completion.logprobs:
-        return None
-    first = completion.logprobs[0]
-    alternatives = dict(first.top) or {first.token: first.logprob}
-    yes = _best(alternatives, "yes")
-    no = _best(alternatives, "no")
-    if yes is None and no is None:
-        return None
-    p_y = math.exp(yes) if yes is not None else 0.0
-    p_n = math.exp(no) if no is not None else 0.0
-    return p_y / (p_y + p_n) if p_y + p_n > 0 else None
-
-
-def _best(alternatives: dict[str, float], word: str) -> float | None:
-    """The highest log-probability among the tokens spelling `word` (" Yes", "yes" ...)."""
-    found = [lp for token, lp in alternatives.items() if token.strip().lower() == word]
-    return max(found) if found else None
 
 
 def p_true(llm: LLM, answer_prompt: list[Message], reply: str) -> float | None:
@@ -74,4 +52,4 @@ class ReplyLogprobs:
         return cls(sum(values) / len(values), min(values), len(values))
 
 
-__all__ = ["P_TRUE_QUESTION", "ReplyLogprobs", "p_true", "p_yes"]
+__all__ = ["P_TRUE_QUESTION", "ReplyLogprobs", "p_true"]

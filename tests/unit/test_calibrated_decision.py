@@ -13,10 +13,11 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.core.interfaces import Completion, LLMCapabilities, Message, TokenLogprob
+from qa.core.yes_no import p_yes
 from qa.generate.backends.fake import FakeLLM
 from qa.pipeline import AnswerPipeline
 from qa.verify.calibrated import CalibratedDecision, LogisticModel
-from qa.verify.confidence import P_TRUE_QUESTION, ReplyLogprobs, p_true, p_yes
+from qa.verify.confidence import P_TRUE_QUESTION, ReplyLogprobs, p_true
 from qa.verify.signals import BASE_SIGNALS, LOGPROB_SIGNALS, SIGNALS
 
 QUESTION = "Who accompanied Kim at the extended talks?"
@@ -197,3 +198,36 @@ def test_a_draft_a_rule_withheld_is_scored_when_asked(indexed_assistant: Assista
     assert answer.abstained and answer.decision == "abstained at answer_check: a test rule refuses"
     assert answer.held["step"] == "answer_check" and "[1]" in answer.held["text"]
     assert set(answer.held["signals"]) == set(SIGNALS)
+
+
+class _RelevanceFake(LogprobFake):
+    """P(Yes) "does the sentence help?" is high only for sentences naming Ri Yong-ho."""
+
+    def complete_chat(self, messages, max_tokens, stop, grammar="", top_logprobs=0):  # noqa: ANN001, ANN201
+        from qa.generate.relevance import RELEVANCE_QUESTION
+
+        prompt = messages[-1]["content"]
+        if prompt.endswith(RELEVANCE_QUESTION):
+            self.judged.append((messages, grammar))
+            return _yes(0.95 if "Ri Yong-ho" in prompt else 0.05)
+        return super().complete_chat(messages, max_tokens, stop, grammar, top_logprobs)
+
+
+def test_the_model_picks_the_evidence_among_the_best_few(indexed_assistant: Assistant) -> None:
+    from qa.evidence.select import ranked_sentences
+    from qa.generate.relevance import judged_by_model
+    from qa.retrieve.chunks import retrieve_hits
+    from qa.understand.profile import QuestionProfile
+
+    a = indexed_assistant
+    profile = QuestionProfile.of(QUESTION)
+    vector = a.embedder.embed([QUESTION])[0]
+    hits = retrieve_hits(a.retriever, [], search=QUESTION, search_vector=vector,
+                         question=QUESTION, question_vector=vector)  # fmt: skip
+    ranked = ranked_sentences(profile, vector, hits, a.embedder)
+    llm = _RelevanceFake()
+    chosen = judged_by_model(llm, QUESTION, ranked, judge_top=len(ranked), limit=2)
+    assert len(llm.judged) == len(ranked) and "Ri Yong-ho" in chosen[0].text
+    # Off, or a backend without log-probabilities: the ranking as it was, no call.
+    assert judged_by_model(llm, QUESTION, ranked, 0, 2) == ranked[:2]
+    assert judged_by_model(FakeLLM(), QUESTION, ranked, 5, 2) == ranked[:2]

@@ -77,7 +77,9 @@ def test_calibration_is_reproducible_out_of_fold_and_beats_chance() -> None:
     assert cv["all"]["aurc"] < first["cross_validated"]["no_logprobs"]["all"]["aurc"]
     assert set(cv) >= {"all", "a", "b", "targets", "single_signal_aurc"}
     model = first["models"]["logprobs"]
-    assert model["features"] == list(SIGNALS) and len(model["coef"]) == len(SIGNALS)
+    features = calibrate.MODELS["logprobs"]
+    assert model["features"] == list(features) and len(model["coef"]) == len(features)
+    assert set(cv["held_out_sets"]) == {"a", "b"}
     weights = dict(zip(model["features"], model["coef"], strict=True))
     assert weights["p_true_logit"] > abs(weights["relevance_max"])
 
@@ -134,3 +136,26 @@ def test_releasing_a_rule_turns_what_it_held_into_drafts() -> None:
     assert [r["id"] for r in calibrate.drafts(free)] == ["a"]
     assert free[0]["right"] is True and free[0]["signals"] == signals
     assert free[1]["right"] is None  # the judgement rule still holds its draft
+
+
+def test_the_packaged_calibration_is_refit_exactly_from_its_snapshot() -> None:
+    """qa/verify/calibration.json is what `python -m evals.calibrate --data
+    evals/calibration_data.jsonl` writes: the shipped decision is reproducible."""
+    from qa.verify.calibrated import CALIBRATION_FILE
+
+    shipped = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    rows = calibrate.read_rows(calibrate.DATA_FILE)
+    assert shipped["fitted"]["data_sha256"] == calibrate.data_hash(
+        calibrate.released(rows, shipped["fitted"].get("released_steps", []))
+    )
+    refit = calibrate.calibrate(
+        calibrate.released(rows, shipped["fitted"].get("released_steps", [])),
+        shipped["fitted"]["folds"],
+        shipped["fitted"]["seed"],
+    )
+    for basis, model in shipped["models"].items():
+        again = refit["models"][basis]
+        assert again["features"] == model["features"]
+        assert again["coef"] == pytest.approx(model["coef"], abs=1e-4)
+        assert again["intercept"] == pytest.approx(model["intercept"], abs=1e-4)
+        assert len(again["curve"]) == len(model["curve"])

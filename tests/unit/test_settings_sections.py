@@ -57,6 +57,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "judge_grammar": ("true", True),
     "target_precision": ("0.9", 0.9),
     "p_true": ("false", False),
+    "relevance_judge": ("6", 6),
     "score_withheld": ("true", True),
     "request_timeout_s": ("9.5", 9.5),
     "n_threads": ("1", 1),

@@ -1,0 +1,39 @@
+"""Evidence relevance as the model's own P(Yes): "does this sentence help answer the
+question?", asked of the few best candidates only (one short call each; the system prompt
+is the answer's, so the KV cache keeps it and only the question and sentence are new
+tokens). The likeliest become the sources, in the order the model ranks them."""
+
+from __future__ import annotations
+
+from qa.core.interfaces import LLM
+from qa.core.text import as_data
+from qa.core.types import Evidence
+from qa.core.yes_no import YES_NO_GRAMMAR, p_yes
+from qa.generate.prompts import SYSTEM_PROMPT
+
+RELEVANCE_QUESTION = "Does the sentence help answer the question? Reply Yes or No."
+
+
+def p_relevant(llm: LLM, question: str, sentence: str) -> float | None:
+    user = f"Question: {as_data(question)}\nSentence: {as_data(sentence)}\n\n{RELEVANCE_QUESTION}"
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    grammar = YES_NO_GRAMMAR if llm.capabilities.grammar else ""
+    return p_yes(llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10))
+
+
+def judged_by_model(
+    llm: LLM, question: str, ranked: list[Evidence], judge_top: int, limit: int
+) -> list[Evidence]:
+    """The `limit` sentences the model finds likeliest to help, among the `judge_top` best
+    ranked; the ranking as it was where the backend gives no log-probabilities."""
+    if judge_top <= 0 or not llm.capabilities.logprobs:
+        return ranked[:limit]
+    head = ranked[:judge_top]
+    scores = [p_relevant(llm, question, e.text) for e in head]
+    if any(s is None for s in scores):
+        return ranked[:limit]
+    order = sorted(range(len(head)), key=lambda i: (-(scores[i] or 0.0), i))
+    return [head[i] for i in order][:limit]
+
+
+__all__ = ["RELEVANCE_QUESTION", "judged_by_model", "p_relevant"]
