@@ -184,7 +184,10 @@ def test_cli_ask_json_on_a_fresh_home_indexes_seeds_first(tmp_path: Path, qa_hom
         "retrieved",
         "latency_s",
         "ttft_s",
+        "confidence",
+        "decision",
     }
+    assert data["decision"].startswith("answered (") and 0 < data["confidence"] < 1
     assert "Ri Yong-ho" in data["answer"] and "Choe Son-hui" in data["answer"]
     cited = data["citations"][0]
     assert cited["source"] == KIM_FILE
