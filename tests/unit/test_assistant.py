@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from unit_helpers import StreamingFake
+from unit_helpers import ANSWER_JSON_KEYS, StreamingFake
 
 from qa import ABSTAIN_TEXT, Answer, Assistant, Conversation, InputError, UserError
 from qa.assistant import clean_question
@@ -15,17 +15,7 @@ from qa.generate.prompts import answer_messages
 from qa.understand.profile import QuestionProfile
 
 QUESTION = "Who accompanied Kim at the extended talks?"
-JSON_KEYS = {
-    "question",
-    "answer",
-    "abstained",
-    "citations",
-    "retrieved",
-    "latency_s",
-    "ttft_s",
-    "confidence",
-    "decision",
-}
+JSON_KEYS = ANSWER_JSON_KEYS
 
 
 def sibling(indexed_assistant: Assistant, llm=None, **overrides) -> Assistant:

@@ -9,21 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
-from unit_helpers import SEED_FILES
+from unit_helpers import ANSWER_JSON_KEYS, SEED_FILES
 
 from qa.cli import main
 
-KEYS = {
-    "question",
-    "answer",
-    "abstained",
-    "citations",
-    "retrieved",
-    "latency_s",
-    "ttft_s",
-    "confidence",
-    "decision",
-}
+KEYS = ANSWER_JSON_KEYS
 
 
 @pytest.fixture

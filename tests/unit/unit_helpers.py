@@ -6,6 +6,18 @@ from pathlib import Path
 
 from qa.core.interfaces import StreamingBackend
 
+# The `qa ask --json` shape (Answer.to_json), as the README documents it.
+ANSWER_JSON_KEYS = {
+    "question",
+    "answer",
+    "abstained",
+    "citations",
+    "retrieved",
+    "latency_s",
+    "ttft_s",
+    "confidence",
+    "decision",
+}
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
