@@ -3,7 +3,9 @@
     python -m evals.gate OUT/summary.json [--floors evals/floors.json]
 
 Floors sit a little under what the default settings measured (docs/evaluation.md), so noise
-passes and a real regression fails."""
+passes and a real regression fails. A metric where lower is better (the risk-coverage
+curve's AURC) has a ceiling instead: floors.json's "ceilings" object, dotted names reaching
+into the summary ("risk_coverage.aurc")."""
 
 from __future__ import annotations
 
@@ -15,17 +17,41 @@ from pathlib import Path
 DEFAULT_FLOORS = Path(__file__).with_name("floors.json")
 
 
-def check(summary: dict, floors: dict[str, float]) -> list[str]:
-    """Failures as readable lines; empty when every floor holds."""
+def metric(metrics: dict, name: str) -> float | None:
+    """A summary metric by dotted name: "accuracy", "risk_coverage.aurc"."""
+    value: object = metrics
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def check(
+    summary: dict, floors: dict[str, float], ceilings: dict[str, float] | None = None
+) -> list[str]:
+    """Failures as readable lines; empty when every floor and ceiling holds."""
     metrics = summary["metrics"]
     failures = []
     for name, floor in floors.items():
-        value = metrics.get(name)
+        value = metric(metrics, name)
         if value is None:
             failures.append(f"{name}: missing from the summary (floor {floor:.3f})")
         elif value < floor:
             failures.append(f"{name}: {value:.3f} is below the floor {floor:.3f}")
+    for name, ceiling in (ceilings or {}).items():
+        value = metric(metrics, name)
+        if value is None:
+            failures.append(f"{name}: missing from the summary (ceiling {ceiling:.3f})")
+        elif value > ceiling:
+            failures.append(f"{name}: {value:.3f} is above the ceiling {ceiling:.3f}")
     return failures
+
+
+def read_limits(path: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """(floors, ceilings) from floors.json; keys starting with "_" are comments."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    floors = {k: float(v) for k, v in data.items() if k[0] != "_" and k != "ceilings"}
+    ceilings = {k: float(v) for k, v in data.get("ceilings", {}).items() if k[0] != "_"}
+    return floors, ceilings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,13 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floors", type=Path, default=DEFAULT_FLOORS)
     args = parser.parse_args(argv)
     summary = json.loads(args.summary.read_text(encoding="utf-8"))
-    floors = {k: float(v) for k, v in json.loads(args.floors.read_text()).items() if k[0] != "_"}
-    failures = check(summary, floors)
+    floors, ceilings = read_limits(args.floors)
+    failures = check(summary, floors, ceilings)
     for line in failures:
         print(f"gate: FAIL {line}", file=sys.stderr)
     if not failures:
-        shown = ", ".join(f"{k} {summary['metrics'][k]:.3f} >= {v:.3f}" for k, v in floors.items())
-        print(f"gate: ok ({shown})")
+        m = summary["metrics"]
+        shown = [f"{k} {metric(m, k):.3f} >= {v:.3f}" for k, v in floors.items()]
+        shown += [f"{k} {metric(m, k):.3f} <= {v:.3f}" for k, v in ceilings.items()]
+        print(f"gate: ok ({', '.join(shown)})")
     return 1 if failures else 0
 
 

@@ -22,6 +22,22 @@ def test_gate_fails_when_a_metric_is_missing() -> None:
     assert any("abstention_rate: missing" in f for f in failures)
 
 
+def test_a_ceiling_fails_above_it_and_reads_dotted_names() -> None:
+    summary = {"metrics": {"accuracy": 0.5, "risk_coverage": {"aurc": 0.25}}}
+    assert check(summary, {"accuracy": 0.4}, {"risk_coverage.aurc": 0.3}) == []
+    failures = check(summary, {}, {"risk_coverage.aurc": 0.2})
+    assert failures == ["risk_coverage.aurc: 0.250 is above the ceiling 0.200"]
+    assert "missing" in check({"metrics": {"risk_coverage": {}}}, {}, {"risk_coverage.aurc": 1})[0]
+
+
+def test_the_shipped_limits_name_metrics_a_summary_has() -> None:
+    from evals.gate import DEFAULT_FLOORS, read_limits
+
+    floors, ceilings = read_limits(DEFAULT_FLOORS)
+    assert "accuracy" in floors and "risk_coverage.aurc" in ceilings
+    assert all(0 < v <= 1 for v in [*floors.values(), *ceilings.values()])
+
+
 def test_limit_spreads_over_question_types_in_file_order() -> None:
     from evals.runner import spread_over_types
 
