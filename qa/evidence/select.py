@@ -23,8 +23,6 @@ LEXICAL_BONUS = 0.3
 # A "sentence" this short after a full one is usually a bad split ("... disabling its center.
 # Yongbyon nuclear research."): it is read with the sentence before it.
 FRAGMENT_WORDS = 4
-# A byline shares few words with "who reported the story about X?": it is lifted to the top.
-BYLINE_BONUS = 0.5
 # Asked what happened, a plan from an older article ranks below what later reports say.
 SUPERSEDED_PENALTY = 0.25
 
@@ -46,13 +44,7 @@ def ranked_sentences(
     """Every candidate sentence of the hits, best first."""
     seen: set[tuple[str, int]] = set()
     candidates: list[tuple[Chunk, Span, str]] = []
-    bylines = question.asks_author
     for hit in hits:
-        # A question about who reported a story is answered by the author's own line.
-        byline = hit.chunk.byline
-        if bylines and byline and (hit.chunk.path, byline.start) not in seen:
-            seen.add((hit.chunk.path, byline.start))
-            candidates.append((hit.chunk, byline, hit.chunk.byline_text))
         for span, text in sentences_with_fragments(hit.chunk):
             key = (hit.chunk.path, span.start)
             # Planted instructions are not news: the model never reads them (evidence/injection.py).
@@ -70,8 +62,6 @@ def ranked_sentences(
     for (chunk, span, text), vector, cos in zip(candidates, vectors, cosines, strict=True):
         overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0
         score = float(cos) + LEXICAL_BONUS * overlap
-        if bylines and span == chunk.byline:
-            score += BYLINE_BONUS
         if past and is_superseded(text, chunk.published, latest):
             score -= SUPERSEDED_PENALTY
         scored.append(Evidence(chunk.article, span, text, float(cos), score, vector, chunk.id))

@@ -1,5 +1,5 @@
 """Answer quality on the real model: the independent support judge against hand labels, a
-near miss abstained on, a byline answering who reported a story."""
+near miss abstained on, who reported a story answered from the article."""
 
 from __future__ import annotations
 
@@ -30,12 +30,14 @@ def test_a_detail_the_articles_do_not_give_is_not_invented(real_assistant: Assis
     assert "4:30" not in answer.text and "[" not in answer.text
 
 
-def test_who_reported_a_story_is_answered_from_its_byline(real_assistant: Assistant) -> None:
+def test_who_reported_a_story_is_answered_and_cited(real_assistant: Assistant) -> None:
+    # No author rule lifts the byline any more (measured, docs/evaluation.md): the sentence
+    # that names the reporter is found like any other evidence.
     answer = real_assistant.ask(
         "Who reported the KBS World Radio story about Stephen Biegun's trip to Moscow?"
     )
     assert not answer.abstained and "Albert Kim" in answer.text, answer.text
     cited = [c for c in answer.citations if "Albert Kim" in c.quote]
-    assert cited and cited[0].author == "Albert Kim"
+    assert cited and cited[0].author == "Albert Kim"  # the article's metadata travels along
     text = (SEEDS_DIR / cited[0].source).read_text(encoding="utf-8")
     assert text[cited[0].start : cited[0].end] == cited[0].quote

@@ -52,16 +52,17 @@ class ScriptedLLM(StreamingFake):
         ("How many people attended the banquet?", AnswerKind.NUMBER),
         ("How long did the summit meetings last?", AnswerKind.NUMBER),
         ("When did Kim leave Vladivostok?", AnswerKind.TIME),
-        ("On what date was the memorandum signed?", AnswerKind.TIME),
         ("What time did the extended talks end?", AnswerKind.CLOCK),
         ("Where will the third summit be held?", AnswerKind.PLACE),
-        ("Which university hosted the meeting?", AnswerKind.PLACE),
         ("Who accompanied Kim at the extended talks?", AnswerKind.PERSON),
-        ("Which Russian officials did Biegun meet?", AnswerKind.PERSON),
-        ("Which airline flew the extra flight?", AnswerKind.NAME),
         ("What is the name of the source who told Yonhap?", AnswerKind.NAME),
         ("Who is Yuri Ushakov?", AnswerKind.OTHER),
         ("What dishes were served at the banquet?", AnswerKind.OTHER),
+        # The noun after "which"/"what" is not read: measured, the noun lists cost more
+        # answers than they saved (docs/evaluation.md, rule groups).
+        ("Which Russian officials did Biegun meet?", AnswerKind.OTHER),
+        ("Which airline flew the extra flight?", AnswerKind.OTHER),
+        ("On what date was the memorandum signed?", AnswerKind.OTHER),
     ],
 )
 def test_expected_kind(question: str, kind: AnswerKind) -> None:
@@ -74,12 +75,12 @@ def test_expected_kind(question: str, kind: AnswerKind) -> None:
         ("What time did the talks begin?", "The talks began at 2:10 p.m.", True),
         ("What time did the talks begin?", "Putin is slated to meet Kim next week.", False),
         ("When did Kim Chang-son visit Moscow?", "He visited Moscow in March.", True),
-        ("On what date in March did the trip end?", "He visited Moscow in March.", False),
+        ("On which day in March did the trip end?", "He visited Moscow in March.", None),
         ("How long did the meetings last?", "They lasted about three hours.", True),
         ("How many flags were put up?", "Flags are seen along the road.", False),
         ("Who accompanied Kim?", "Foreign Minister Ri Yong-ho accompanied Kim.", True),
-        ("Which city hosted the summit?", "Vladivostok.", True),
-        ("Which airline flew the extra flight?", "the national carrier flew it.", False),
+        ("Where was the summit held?", "Vladivostok.", True),
+        ("Which airline flew the extra flight?", "the national carrier flew it.", None),
         ("Did the talks last long?", "Yes, about three hours.", True),
         ("Did the talks last long?", "The talks lasted about three hours.", False),
         ("Who signed the memorandum?", "The memorandum was signed.", False),  # nothing new
@@ -194,24 +195,6 @@ def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
     assert merged[0] == (Span(100, 160), text[:60])
     assert merged[0][1].endswith("Yongbyon nuclear research.")
     assert merged[1] == (Span(162, 176), "New paragraph.")  # not across a paragraph break
-
-
-def test_a_question_about_the_reporter_gets_the_byline_as_evidence(seed_chunks) -> None:
-    from index.embedding import HashEmbedder
-    from qa.evidence.select import select_evidence
-    from qa.retrieve.hybrid import Hit
-    from qa.understand.question_kind import asks_for_author
-
-    embedder = HashEmbedder()
-    question = "Who reported the KBS story about Stephen Biegun's trip to Moscow?"
-    assert asks_for_author(question) and not asks_for_author("Who visited Moscow?")
-    hits = [Hit(chunk, 1.0) for chunk in seed_chunks["000"][:1]]
-    vector = embedder.embed([question])[0]
-    evidence = select_evidence(profile(question), vector, hits, embedder, 3)
-    byline = [e for e in evidence if e.text == "Albert Kim, KBS World Radio News."]
-    assert byline and byline[0].span == seed_chunks["000"][0].byline
-    plain = select_evidence(profile("Who visited Moscow?"), vector, hits, embedder, 3)
-    assert all(e.text != byline[0].text for e in plain)
 
 
 def test_a_date_from_the_report_header_supports_a_claim(make_evidence) -> None:

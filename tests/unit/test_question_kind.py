@@ -22,6 +22,8 @@ from qa.verify.citing import verify_reply
         "After Polygon reported the news, do both articles agree?",
         "Were Ri Yong-ho and Choe Son-hui at the talks, or not?",
         "Hasn't Biegun been to Moscow before?",
+        # A choice is answered Yes/No plus the cited reason (measured better, docs/evaluation.md).
+        "Did the talks happen before or after the forum?",
     ],
 )
 def test_yes_no_questions(question: str) -> None:
@@ -34,7 +36,6 @@ def test_yes_no_questions(question: str) -> None:
         "Who accompanied Kim at the extended talks?",
         "When did the one-on-one meeting begin?",
         "Between the two reports, which came first?",
-        "Did the talks happen before or after the forum?",
         "Kim arrived by train?",
         "",
     ],
