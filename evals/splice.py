@@ -2,7 +2,7 @@
 
     python -m evals.splice BASE PART --out OUT
 
-A rule that reads one field of the question profile (negated, asks-author, ...) changes only
+A rule that reads one field of the question profile (negated, asks-past, ...) changes only
 the questions where that field is set. Re-running just those (`qa eval --gold subset.jsonl`
 into PART) and putting their records in place of BASE's gives the whole pack's figures, with
 every other question's record taken unchanged from BASE, as a full run would answer them
@@ -44,13 +44,15 @@ def spliced(base: list[dict[str, Any]], part: list[dict[str, Any]]) -> list[dict
 def splice(base: Path, part: Path, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     merged: dict[str, list[dict[str, Any]]] = {}
+    replaced = 0
     for name in RUN_FILES:
-        merged[name] = spliced(read_records(base / name), read_records(part / name))
+        newer = read_records(part / name)
+        replaced = len(newer)
+        merged[name] = spliced(read_records(base / name), newer)
         with (out / name).open("w", encoding="utf-8") as fh:
             for record in merged[name]:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     records = merged["scores.jsonl"]
-    replaced = len(read_records(part / RUN_FILES[0]))
     summary = json.loads((base / "summary.json").read_text(encoding="utf-8"))
     part_summary = json.loads((part / "summary.json").read_text(encoding="utf-8"))
     summary.update(
