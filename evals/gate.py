@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("summary", type=Path)
     parser.add_argument("--floors", type=Path, default=DEFAULT_FLOORS)
     args = parser.parse_args(argv)
-    summary = json.loads(args.summary.read_text(encoding="utf-8"))
-    floors, ceilings = read_limits(args.floors)
+    try:
+        summary = json.loads(args.summary.read_text(encoding="utf-8"))
+        floors, ceilings = read_limits(args.floors)
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"gate: cannot read the summary or the floors: {exc}", file=sys.stderr)
+        return 2
     failures = check(summary, floors, ceilings)
     for line in failures:
         print(f"gate: FAIL {line}", file=sys.stderr)
