@@ -30,7 +30,7 @@ import numpy as np
 
 from evals.risk_coverage import aurc, curve, ece
 from qa.verify.calibrated import CALIBRATION_FILE
-from qa.verify.signals import LOGPROB_SIGNALS, SIGNALS
+from qa.verify.signals import JUDGED_SIGNALS, LOGPROB_SIGNALS, SIGNALS
 
 DATA_FILE = Path(__file__).with_name("calibration_data.jsonl")
 # The signals each model reads. All of SIGNALS are logged; these subsets ranked best out
@@ -39,6 +39,7 @@ DATA_FILE = Path(__file__).with_name("calibration_data.jsonl")
 DECISION_SIGNALS = ("relevance_max", "relevance_mean", "support_min", "support_mean",
                     "answer_words", "rewritten")  # fmt: skip
 MODELS = {
+    "judged": (*LOGPROB_SIGNALS, *JUDGED_SIGNALS, *DECISION_SIGNALS),
     "logprobs": (*LOGPROB_SIGNALS, *DECISION_SIGNALS),
     "no_logprobs": DECISION_SIGNALS,
 }

@@ -55,7 +55,13 @@ from qa.verify.answer_judge import answer_yes_or_no
 from qa.verify.calibrated import CALIBRATION_FILE, CalibratedDecision
 from qa.verify.citing import CiteSentences, verify_reply
 from qa.verify.claims import ClaimAnswer, KeepJudgementOverReports, combined_reply
-from qa.verify.confidence import ReplyLogprobs, p_true
+from qa.verify.confidence import (
+    ModelConfidence,
+    ReplyLogprobs,
+    p_cited_answers,
+    p_gives_answer,
+    p_true,
+)
 from qa.verify.signals import RetrievalScores, draft_signals
 from qa.verify.step import StepContext, VerificationStep
 from qa.verify.support import unmentioned_facts
@@ -329,15 +335,21 @@ class AnswerPipeline:
 
     def _signals(self, turn: _Turn, draft: Draft, evidence: list[Evidence]) -> dict[str, float]:
         started = time.perf_counter()
+        v = self.settings.verification
         confident = None
-        if self.settings.verification.p_true:
+        if v.p_true:
             prompt = turn.prompt or answer_messages(
                 turn.asked, evidence, self.settings.generation.abstain_instruction
             )
             confident = p_true(self.llm, prompt, turn.raw)
-        reply = ReplyLogprobs.of(turn.reply_logprobs)
+        gives = cited = None
+        if v.confidence_judgements and self.llm.capabilities.logprobs:
+            question = turn.asked
+            gives = p_gives_answer(self.llm, question.text, draft.text, question.kind)
+            cited = p_cited_answers(self.llm, question.text, [c.quote for c in draft.citations])
+        model = ModelConfidence(confident, gives, cited, ReplyLogprobs.of(turn.reply_logprobs))
         turn.lap("confidence", started)
-        return draft_signals(turn.asked, evidence, draft, turn.retrieval, confident, reply)
+        return draft_signals(turn.asked, evidence, draft, turn.retrieval, model)
 
     def _decide(
         self, turn: _Turn, draft: Draft, step: str, signals: dict[str, float] | None = None

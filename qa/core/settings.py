@@ -211,6 +211,12 @@ class VerificationSettings(BaseModel):
         description="Ask the model, after its answer, whether the answer is right, and read "
         "P(Yes) as a confidence signal (one short call; its prompt is the answer's, cached).",
     )
+    confidence_judgements: bool = Field(
+        default=True,
+        description="After its answer, also ask the model P(Yes) 'does the answer give what is "
+        "asked?' and 'does the cited sentence answer the question?' as confidence signals "
+        "(short calls with the answer's cached system prompt, one per cited sentence up to 3).",
+    )
 
 
 class RuntimeSettings(BaseModel):

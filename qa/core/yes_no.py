@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from qa.core.interfaces import Completion
+from qa.core.interfaces import LLM, Completion, Message
 
 YES_NO_GRAMMAR = 'root ::= "Yes" | "No"'
 
@@ -25,10 +25,19 @@ def p_yes(completion: Completion) -> float | None:
     return p_y / (p_y + p_n) if p_y + p_n > 0 else None
 
 
+def ask_p_yes(llm: LLM, messages: list[Message]) -> float | None:
+    """The model's P(Yes) for a Yes/No question, from one token of reply (grammar-held where
+    the backend honours grammars); None where the backend gives no log-probabilities."""
+    if not llm.capabilities.logprobs:
+        return None
+    grammar = YES_NO_GRAMMAR if llm.capabilities.grammar else ""
+    return p_yes(llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10))
+
+
 def _best(alternatives: dict[str, float], word: str) -> float | None:
     """The highest log-probability among the tokens spelling `word` (" Yes", "yes" ...)."""
     found = [lp for token, lp in alternatives.items() if token.strip().lower() == word]
     return max(found) if found else None
 
 
-__all__ = ["YES_NO_GRAMMAR", "p_yes"]
+__all__ = ["YES_NO_GRAMMAR", "ask_p_yes", "p_yes"]

@@ -8,17 +8,20 @@ from __future__ import annotations
 from qa.core.interfaces import LLM
 from qa.core.text import as_data
 from qa.core.types import Evidence
-from qa.core.yes_no import YES_NO_GRAMMAR, p_yes
+from qa.core.yes_no import ask_p_yes
 from qa.generate.prompts import SYSTEM_PROMPT
 
 RELEVANCE_QUESTION = "Does the sentence help answer the question? Reply Yes or No."
+# The stricter question asked of a sentence an answer cites (qa/verify/confidence.py).
+ANSWERS_QUESTION = "Does the sentence answer the question? Reply Yes or No."
 
 
-def p_relevant(llm: LLM, question: str, sentence: str) -> float | None:
-    user = f"Question: {as_data(question)}\nSentence: {as_data(sentence)}\n\n{RELEVANCE_QUESTION}"
+def p_relevant(
+    llm: LLM, question: str, sentence: str, ask: str = RELEVANCE_QUESTION
+) -> float | None:
+    user = f"Question: {as_data(question)}\nSentence: {as_data(sentence)}\n\n{ask}"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-    grammar = YES_NO_GRAMMAR if llm.capabilities.grammar else ""
-    return p_yes(llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10))
+    return ask_p_yes(llm, messages)
 
 
 def judged_by_model(
@@ -36,4 +39,4 @@ def judged_by_model(
     return [head[i] for i in order][:limit]
 
 
-__all__ = ["RELEVANCE_QUESTION", "judged_by_model", "p_relevant"]
+__all__ = ["ANSWERS_QUESTION", "RELEVANCE_QUESTION", "judged_by_model", "p_relevant"]

@@ -44,18 +44,23 @@ def _yes_no(reply: str) -> bool | None:
     return {"yes": True, "no": False}.get(word)
 
 
-def judge_gives_answer(
-    llm: LLM, question: str, answer: str, kind: AnswerKind, use_grammar: bool = True
-) -> bool | None:
+def gives_answer_messages(question: str, answer: str, kind: AnswerKind) -> list[Message]:
     """Does `answer` give what `question` asks for (not a related fact, not the question's
-    own words)? None when the reply cannot be read."""
+    own words)? Asked as a verdict here and as P(Yes) by qa/verify/confidence.py."""
     asked = f"{kind.value} that answers it" if kind is not AnswerKind.OTHER else "the answer"
     user = (
         f"Question: {as_data(question)}\nAnswer: {as_data(answer)}\n\n"
         f"Does the answer give {asked}, rather than a related fact or the question's own "
         "words? Reply Yes or No."
     )
-    messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def judge_gives_answer(
+    llm: LLM, question: str, answer: str, kind: AnswerKind, use_grammar: bool = True
+) -> bool | None:
+    """The verdict of gives_answer_messages; None when the reply cannot be read."""
+    messages = gives_answer_messages(question, answer, kind)
     return _yes_no(ask(llm, messages, 2, YES_NO_GRAMMAR, use_grammar))
 
 

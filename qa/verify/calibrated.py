@@ -3,8 +3,9 @@
 cross-validation (`python -m evals.calibrate`, which writes calibration.json beside this
 file: readable coefficients, no pickle).
 
-Two models are fitted: one with the model's log-probability signals, one without them for
-backends that give none. Each carries its cross-validated curve (threshold -> precision
+Three models are fitted: one with the model's log-probability signals and its two
+judgements, one with the log-probabilities alone (judgements turned off), one without them
+for backends that give none. Each carries its cross-validated curve (threshold -> precision
 and coverage of the answers it lets through), so a target precision becomes a threshold
 without refitting: the product answers when P(right) reaches it.
 """
@@ -23,7 +24,7 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 @dataclass(frozen=True)
 class Estimate:
     p_right: float
-    basis: str  # which model: "logprobs" or "no_logprobs"
+    basis: str  # which model: "judged", "logprobs" or "no_logprobs"
     threshold: float  # the P(right) the target precision asks for
 
     @property
@@ -31,10 +32,13 @@ class Estimate:
         return self.p_right >= self.threshold
 
     def describe(self) -> str:
-        basis = "with" if self.basis == "logprobs" else "without"
+        basis = {
+            "judged": "with the model's log-probabilities and judgements",
+            "logprobs": "with the model's log-probabilities",
+        }.get(self.basis, "without the model's log-probabilities")
         return (
             f"P(right) {self.p_right:.2f} {'>=' if self.answer else '<'} {self.threshold:.2f}, "
-            f"calibrated {basis} the model's log-probabilities"
+            f"calibrated {basis}"
         )
 
 
@@ -93,9 +97,9 @@ class CalibratedDecision:
         return cls(models, target_precision, data.get("fitted", {}))
 
     def estimate(self, signals: dict[str, float]) -> Estimate | None:
-        """From the model with log-probabilities when the signals have them, else the one
-        without; None when neither applies."""
-        for basis in ("logprobs", "no_logprobs"):
+        """From the model that reads the most of what the signals have: judgements and
+        log-probabilities, log-probabilities, neither; None when none applies."""
+        for basis in ("judged", "logprobs", "no_logprobs"):
             model = self.models.get(basis)
             if model is not None and model.covers(signals):
                 p = model.p_right(signals)

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from qa.core.types import Draft, Evidence
 from qa.understand.asked_kind import AnswerKind
 from qa.understand.profile import QuestionProfile
-from qa.verify.confidence import ReplyLogprobs
+from qa.verify.confidence import ModelConfidence
 
 # Signals read from the model's log-probabilities: absent when the backend gives none.
 LOGPROB_SIGNALS = ("p_true_logit", "reply_logprob_mean", "reply_logprob_min")
+# The two judgements (qa/verify/confidence.py), asked only where settings say so.
+JUDGED_SIGNALS = ("p_gives_answer_logit", "p_cited_answers_logit")
 BASE_SIGNALS = (
     "relevance_max",
     "relevance_mean",
@@ -30,7 +32,7 @@ BASE_SIGNALS = (
     "asks_kind",
     "parts",
 )
-SIGNALS = LOGPROB_SIGNALS + BASE_SIGNALS
+SIGNALS = LOGPROB_SIGNALS + JUDGED_SIGNALS + BASE_SIGNALS
 LOGIT_CLIP = 1e-4
 
 
@@ -52,8 +54,7 @@ def draft_signals(
     evidence: list[Evidence],
     draft: Draft,
     retrieval: RetrievalScores,
-    p_true: float | None,
-    reply: ReplyLogprobs | None,
+    model: ModelConfidence,
 ) -> dict[str, float]:
     """The signals of one answered draft; the log-probability ones only where known."""
     relevance = [e.relevance for e in evidence] or [0.0]
@@ -72,12 +73,22 @@ def draft_signals(
         "asks_kind": float(question.kind is not AnswerKind.OTHER),
         "parts": float(len(question.parts)),
     }
-    if p_true is not None:
-        signals["p_true_logit"] = logit(p_true)
-    if reply is not None:
-        signals["reply_logprob_mean"] = reply.mean
-        signals["reply_logprob_min"] = reply.min
+    for name, p in (("p_true_logit", model.p_true),
+                    ("p_gives_answer_logit", model.p_gives_answer),
+                    ("p_cited_answers_logit", model.p_cited_answers)):  # fmt: skip
+        if p is not None:
+            signals[name] = logit(p)
+    if model.reply is not None:
+        signals["reply_logprob_mean"] = model.reply.mean
+        signals["reply_logprob_min"] = model.reply.min
     return {k: round(v, 5) for k, v in signals.items()}
 
 
-__all__ = ["BASE_SIGNALS", "LOGPROB_SIGNALS", "SIGNALS", "RetrievalScores", "draft_signals"]
+__all__ = [
+    "BASE_SIGNALS",
+    "JUDGED_SIGNALS",
+    "LOGPROB_SIGNALS",
+    "SIGNALS",
+    "RetrievalScores",
+    "draft_signals",
+]

@@ -46,3 +46,22 @@ def test_a_constrained_judgement_gives_p_yes(llm: LLM) -> None:
     assert done.text == "Yes" and p_yes > 0.5
     # Streaming keeps working beside it, with and without the grammar.
     assert "".join(llm.stream_chat(_ask("Is ice hot?"), 2, [], YES_NO)) in ("Yes", "No")
+
+
+def test_the_judgements_tell_an_answer_from_a_near_miss(llm: LLM) -> None:
+    """The two confidence judgements the calibrated decision reads, from the real model: a
+    reply that names who was asked about beats a related fact, and so does the sentence
+    that says it."""
+    from qa.understand.asked_kind import AnswerKind
+    from qa.verify.confidence import p_cited_answers, p_gives_answer
+
+    question = "Who accompanied Kim at the extended talks?"
+    right = p_gives_answer(llm, question, "Ri Yong-ho and Choe Son-hui. [1]", AnswerKind.PERSON)
+    near = p_gives_answer(llm, question, "The talks lasted three hours. [1]", AnswerKind.PERSON)
+    assert right is not None and near is not None and right > near
+    said = "Foreign Minister Ri Yong-ho and Vice Foreign Minister Choe Son-hui joined Kim."
+    related = "The extended talks were held at Far Eastern Federal University."
+    p_said = p_cited_answers(llm, question, [said])
+    p_related = p_cited_answers(llm, question, [related])
+    assert p_said is not None and p_related is not None and p_said > p_related
+    assert p_cited_answers(llm, question, [related, said]) == pytest.approx(p_said, abs=1e-3)

@@ -13,12 +13,21 @@ import pytest
 
 from qa.assistant import Assistant
 from qa.core.interfaces import Completion, LLMCapabilities, Message, TokenLogprob
-from qa.core.yes_no import p_yes
+from qa.core.yes_no import YES_NO_GRAMMAR, p_yes
 from qa.generate.backends.fake import FakeLLM
+from qa.generate.relevance import ANSWERS_QUESTION
 from qa.pipeline import AnswerPipeline
+from qa.understand.asked_kind import AnswerKind
 from qa.verify.calibrated import CalibratedDecision, LogisticModel
-from qa.verify.confidence import P_TRUE_QUESTION, ReplyLogprobs, p_true
-from qa.verify.signals import BASE_SIGNALS, LOGPROB_SIGNALS, SIGNALS
+from qa.verify.confidence import (
+    CITED_JUDGED,
+    P_TRUE_QUESTION,
+    ReplyLogprobs,
+    p_cited_answers,
+    p_gives_answer,
+    p_true,
+)
+from qa.verify.signals import BASE_SIGNALS, JUDGED_SIGNALS, LOGPROB_SIGNALS, SIGNALS
 
 QUESTION = "Who accompanied Kim at the extended talks?"
 
@@ -40,7 +49,7 @@ def test_p_yes_reads_yes_against_no() -> None:
 
 class LogprobFake(FakeLLM):
     """The fake extractive LLM, with log-probabilities: each streamed word gets one, and
-    the P(True) question is answered Yes with `p_yes`."""
+    every one-token Yes/No question (P(True), the judgements) is answered Yes with `p_yes`."""
 
     capabilities = LLMCapabilities(grammar=True, logprobs=True)
 
@@ -70,7 +79,7 @@ class LogprobFake(FakeLLM):
         grammar: str = "",
         top_logprobs: int = 0,
     ) -> Completion:
-        if messages[-1]["content"] == P_TRUE_QUESTION:
+        if grammar == YES_NO_GRAMMAR and max_tokens == 1:  # P(True) and the judgements
             self.judged.append((messages, grammar))
             return _yes(self.p_yes)
         return super().complete_chat(messages, max_tokens, stop, grammar, top_logprobs)
@@ -117,7 +126,8 @@ def test_a_logistic_model_and_its_threshold() -> None:
 def _decision(target: float, curve: tuple = ((0.0, 0.5, 1.0), (0.999, 1.0, 0.01))):
     return CalibratedDecision(
         {
-            "logprobs": _model(SIGNALS, 1.0, curve),
+            "judged": _model(SIGNALS, 1.0, curve),
+            "logprobs": _model(LOGPROB_SIGNALS + BASE_SIGNALS, 1.0, curve),
             "no_logprobs": _model(BASE_SIGNALS, 1.0, curve),
         },
         target,
@@ -132,7 +142,10 @@ def test_the_decision_says_which_model_it_used() -> None:
     assert "without the model's log-probabilities" in without.describe()
     with_lp = _decision(0.9).estimate({**signals, **dict.fromkeys(LOGPROB_SIGNALS, 0.0)})
     assert with_lp is not None and with_lp.basis == "logprobs"
-    assert "with the model's log-probabilities" in with_lp.describe()
+    assert with_lp.describe().endswith("with the model's log-probabilities")
+    judged = _decision(0.9).estimate(dict.fromkeys(SIGNALS, 0.0))
+    assert judged is not None and judged.basis == "judged"
+    assert judged.describe().endswith("with the model's log-probabilities and judgements")
     assert _decision(0.9).estimate({"relevance_max": 1.0}) is None  # signals incomplete
 
 
@@ -169,12 +182,57 @@ def test_without_a_target_the_draft_is_answered_with_its_confidence(
     assert answer.to_json()["confidence"] == round(answer.confidence, 4)
 
 
+def test_the_judgements_ask_of_the_answer_and_its_cited_sentences(
+    indexed_assistant: Assistant,
+) -> None:
+    llm = LogprobFake(0.8)
+    answer = _pipeline(indexed_assistant, llm, target=0.0).stream(QUESTION).answer
+    assert not answer.abstained and answer.citations
+    asked = [m[-1]["content"] for m, _ in llm.judged]
+    gives = [a for a in asked if "Does the answer give" in a]
+    cited = [a for a in asked if a.endswith(ANSWERS_QUESTION)]
+    # The answer is judged on its words (markers dropped), each cited sentence on its own.
+    assert len(gives) == 1 and QUESTION in gives[0] and "[1]" not in gives[0]
+    assert len(cited) == min(len(answer.citations), CITED_JUDGED)
+    assert answer.citations[0].quote in cited[0]
+    for name in JUDGED_SIGNALS:
+        assert answer.signals[name] == pytest.approx(math.log(0.8 / 0.2), abs=1e-4)
+
+
+def test_the_best_cited_sentence_counts_and_unknowns_are_skipped() -> None:
+    class Graded(LogprobFake):
+        def complete_chat(self, messages, max_tokens, stop, grammar="", top_logprobs=0):  # noqa: ANN001, ANN201
+            text = messages[-1]["content"]
+            if "unreadable" in text:
+                return Completion("Maybe", [TokenLogprob("Maybe", -0.1, (("Maybe", -0.1),))])
+            return _yes(0.9 if "Ri Yong-ho" in text else 0.2)
+
+    llm = Graded()
+    quotes = ["Kim came by train.", "Ri Yong-ho was there.", "unreadable", "Ri Yong-ho again."]
+    assert p_cited_answers(llm, QUESTION, quotes) == pytest.approx(0.9)
+    assert p_cited_answers(llm, QUESTION, ["unreadable"]) is None
+    assert p_cited_answers(FakeLLM(), QUESTION, quotes) is None  # no log-probabilities
+    assert p_gives_answer(llm, QUESTION, "Ri Yong-ho. [1]", AnswerKind.PERSON) == pytest.approx(0.9)
+    assert p_gives_answer(llm, QUESTION, " [1] ", AnswerKind.PERSON) is None  # nothing to judge
+
+
+def test_the_judgements_can_be_turned_off(indexed_assistant: Assistant) -> None:
+    llm = LogprobFake(0.9)
+    pipeline = _pipeline(indexed_assistant, llm, 0.0)
+    pipeline.settings = pipeline.settings.model_copy(update={"confidence_judgements": False})
+    answer = pipeline.stream(QUESTION).answer
+    assert len(llm.judged) == 1  # P(True) only
+    assert not set(JUDGED_SIGNALS) & set(answer.signals)
+    assert "p_true_logit" in answer.signals
+
+
 def test_p_true_can_be_turned_off(indexed_assistant: Assistant) -> None:
     llm = LogprobFake(0.9)
     pipeline = _pipeline(indexed_assistant, llm, 0.0)
     pipeline.settings = pipeline.settings.model_copy(update={"p_true": False})
     answer = pipeline.stream(QUESTION).answer
-    assert not llm.judged and "p_true_logit" not in answer.signals
+    assert all(m[-1]["content"] != P_TRUE_QUESTION for m, _ in llm.judged)
+    assert "p_true_logit" not in answer.signals
     # The model fitted without log-probabilities decides, and the decision says so.
     assert answer.confidence is not None and "without the model's" in answer.decision
 

@@ -116,7 +116,7 @@ def test_the_cli_writes_a_file_the_product_reads(tmp_path: Path) -> None:
     assert points["0.9"]["coverage"] <= points["0.8"]["coverage"] <= points["none"]["coverage"]
     decision = CalibratedDecision.load(0.9, out)
     estimate = decision.estimate(_rows(1, seed=7)[0]["signals"])
-    assert estimate is not None and 0 < estimate.p_right < 1 and estimate.basis == "logprobs"
+    assert estimate is not None and 0 < estimate.p_right < 1 and estimate.basis == "judged"
     # Refitting from the snapshot gives the same coefficients.
     again = tmp_path / "again.json"
     assert calibrate.main(["--data", str(data), "--out", str(again)]) == 0

@@ -57,6 +57,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "judge_grammar": ("true", True),
     "target_precision": ("0.9", 0.9),
     "p_true": ("false", False),
+    "confidence_judgements": ("false", False),
     "relevance_judge": ("6", 6),
     "score_withheld": ("true", True),
     "request_timeout_s": ("9.5", 9.5),
