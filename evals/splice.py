@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evals import metrics
+from evals.calibrate import read_rows
 from evals.report import write_chart, write_report
 
 RUN_FILES = ("scores.jsonl", "predictions.jsonl")
@@ -28,7 +29,7 @@ RUN_FILES = ("scores.jsonl", "predictions.jsonl")
 def read_records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise SystemExit(f"{path} does not exist: is {path.parent} a qa eval output folder?")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return read_rows(path)
 
 
 def spliced(base: list[dict[str, Any]], part: list[dict[str, Any]]) -> list[dict[str, Any]]:

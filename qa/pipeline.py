@@ -343,7 +343,7 @@ class AnswerPipeline:
             )
             confident = p_true(self.llm, prompt, turn.raw)
         gives = cited = None
-        if v.confidence_judgements and self.llm.capabilities.logprobs:
+        if v.confidence_judgements:  # None where the backend gives no log-probabilities
             question = turn.asked
             gives = p_gives_answer(self.llm, question.text, draft.text, question.kind)
             cited = p_cited_answers(self.llm, question.text, [c.quote for c in draft.citations])
