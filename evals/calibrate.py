@@ -13,6 +13,9 @@ The fit is a standardised logistic regression (scikit-learn), seed fixed; the fo
 stratified by label. Every figure reported is out-of-fold: each row is scored by a model
 that never saw it. The curve (threshold -> precision, coverage) written with each model is
 out-of-fold too, so a target precision picks a threshold that held on unseen questions.
+A model that does not beat chance out of fold (the 95% bootstrap interval of its AUROC
+reaches 0.5) is written without a curve: its P(right) is reported, but it never withholds
+an answer, whatever the target.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ SEED = 0
 FOLDS = 5
 REGULARISATION_C = 0.3
 TARGETS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+BOOTSTRAP_SAMPLES = 1000
 
 
 def rows_from_runs(runs: Sequence[Path]) -> list[dict[str, Any]]:
@@ -138,6 +142,28 @@ def _auroc(p: np.ndarray, y: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
+
+
+def auroc_interval(
+    p: np.ndarray, y: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = SEED
+) -> tuple[float, float] | None:
+    """The 95% bootstrap interval of the AUROC (rows resampled with replacement); None
+    when there are not both labels to rank."""
+    if not 0 < y.sum() < len(y):
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(samples):
+        pick = rng.integers(0, len(y), len(y))
+        value = _auroc(p[pick], y[pick])
+        if value is not None:
+            values.append(value)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)
+
+
+def beats_chance(interval: tuple[float, float] | None) -> bool:
+    return interval is not None and interval[0] > 0.5
 
 
 def cv_report(rows: list[dict[str, Any]], p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -256,6 +282,7 @@ def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) 
         if k < 2:
             continue
         p = out_of_fold(x, y, k, seed)
+        interval = auroc_interval(p, y, seed=seed)
         mean, scale, model = _fit(x, y)
         result["models"][basis] = {
             "features": list(features),
@@ -263,12 +290,17 @@ def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) 
             "scale": [round(float(v), 6) for v in scale],
             "coef": [round(float(v), 6) for v in model.coef_[0]],
             "intercept": round(float(model.intercept_[0]), 6),
-            "curve": threshold_curve(p, y),
+            # No curve, no threshold: a model no better than chance never withholds.
+            "curve": threshold_curve(p, y) if beats_chance(interval) else [],
         }
         report = cv_report(usable, p, y)
         thresholds = {k: v["threshold"] for k, v in report["targets"].items()}
+        if not beats_chance(interval):
+            thresholds = {}  # the product answers at every target: so do its operating points
         result["cross_validated"][basis] = {
             "folds": k,
+            "auroc_95": interval,
+            "beats_chance": beats_chance(interval),
             **report,
             "operating_points": operating_points(rows, usable, p, thresholds),
             "held_out_sets": held_out_sets(usable, x, y),
@@ -323,7 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         a = report["all"]
         print(
             f"{basis}: {a['drafts']} drafts, {a['right']:.3f} right; out-of-fold AUROC "
-            f"{a['auroc']:.3f}, AURC {a['aurc']:.3f}, ECE {a['ece']:.3f}"
+            f"{a['auroc']:.3f} (95% {report['auroc_95']}), AURC {a['aurc']:.3f}, "
+            f"ECE {a['ece']:.3f}"
+            + ("" if report["beats_chance"] else "; not better than chance: never withholds")
         )
         for target, t in report["targets"].items():
             print(

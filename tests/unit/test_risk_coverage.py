@@ -13,7 +13,7 @@ import pytest
 from evals import calibrate, risk_coverage
 from evals.metrics import summarize
 from evals.runner import curve_verdict
-from qa.verify.calibrated import CalibratedDecision
+from qa.verify.calibrated import CalibratedDecision, LogisticModel
 from qa.verify.signals import BASE_SIGNALS, SIGNALS
 
 
@@ -82,6 +82,28 @@ def test_calibration_is_reproducible_out_of_fold_and_beats_chance() -> None:
     assert set(cv["held_out_sets"]) == {"a", "b"}
     weights = dict(zip(model["features"], model["coef"], strict=True))
     assert weights["p_true_logit"] > abs(weights["relevance_max"])
+
+
+def test_a_model_no_better_than_chance_never_withholds() -> None:
+    """Labels that no signal predicts: the fit is written without a curve, so a target
+    precision gives threshold 0 (answer) instead of withholding nearly everything."""
+    rng = random.Random(3)
+    rows = _rows(200)
+    for row in rows:
+        row["right"] = rng.random() < 0.6
+    fitted = calibrate.calibrate(rows)
+    for basis, report in fitted["cross_validated"].items():
+        assert report["auroc_95"][0] <= 0.5 <= report["auroc_95"][1], basis
+        assert not report["beats_chance"] and fitted["models"][basis]["curve"] == []
+        assert set(report["operating_points"]["a"]) == {"none"}
+    decision = CalibratedDecision(
+        {b: LogisticModel.from_json(m) for b, m in fitted["models"].items()}, 0.9, {}
+    )
+    estimate = decision.estimate(rows[0]["signals"])
+    assert estimate is not None and estimate.threshold == 0.0 and estimate.answer
+    # Where the signals do predict rightness, the interval clears chance and a curve is kept.
+    informed = calibrate.calibrate(_rows(200))["cross_validated"]["logprobs"]
+    assert informed["beats_chance"] and informed["auroc_95"][0] > 0.5
 
 
 def test_out_of_fold_scores_never_see_their_own_row() -> None:
