@@ -2,9 +2,10 @@
 
 The sample (evals/answer_check_sample.jsonl) holds replies the assistant gave to seeds and
 near-miss questions, each labelled: does it give what the question asks for? Reports, for
-the rules alone, the LLM judge alone and rules-then-judge (the default), the share of
-labels matched, how many bad replies were caught and how many good ones were wrongly
-rejected (each of those costs a right answer).
+the one rule left (a reply that adds nothing to the question's words fails), the LLM judge
+alone and rule-then-judge (the default), the share of labels matched, how many bad replies
+were caught and how many good ones were wrongly rejected (each of those costs a right
+answer).
 """
 
 from __future__ import annotations
@@ -17,23 +18,22 @@ from qa.core.markers import strip_markers
 from qa.core.settings import Settings
 from qa.generate.llm import make_llm
 from qa.understand.asked_kind import expected_kind
+from qa.verify.answer_check import new_words
 from qa.verify.answer_judge import judge_gives_answer
-from qa.verify.answer_kind import gives_kind
 
 SAMPLE = Path(__file__).with_name("answer_check_sample.jsonl")
 
 
 def verdicts(rows: list[dict], settings: Settings) -> dict[str, list[bool]]:
     llm = make_llm(settings)
-    out: dict[str, list[bool]] = {"rules": [], "judge": [], "rules+judge": []}
+    out: dict[str, list[bool]] = {"rule": [], "judge": [], "rule+judge": []}
     for row in rows:
         question, answer = row["question"], strip_markers(row["answer"])
-        kind = expected_kind(question)
-        rule = gives_kind(answer, question, kind)
-        judged = judge_gives_answer(llm, question, answer, kind)
-        out["rules"].append(rule is not False)
+        adds_something = bool(new_words(answer, question))
+        judged = judge_gives_answer(llm, question, answer, expected_kind(question))
+        out["rule"].append(adds_something)
         out["judge"].append(judged is not False)
-        out["rules+judge"].append(rule if rule is not None else judged is not False)
+        out["rule+judge"].append(adds_something and judged is not False)
     return out
 
 

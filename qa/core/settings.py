@@ -178,8 +178,8 @@ class VerificationSettings(BaseModel):
     answer_check: Literal["off", "rules", "judge"] = Field(
         default="judge",
         description="Check that a reply gives what the question asks for (a person for who, a "
-        "date for when ...): 'rules' only, or rules then a yes/no question to the LLM when the "
-        "rules cannot tell (qa/verify/answer_check.py).",
+        "date for when ...): 'judge' asks the LLM a yes/no question; 'rules' only refuses a "
+        "reply that adds nothing to the question's words (qa/verify/answer_check.py).",
     )
     extract_fallback: bool = Field(
         default=True,

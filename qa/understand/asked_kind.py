@@ -1,6 +1,7 @@
 """What kind of answer a question asks for: a person for "who", a place for "where", a
 date or time for "when", a number for "how many", a name for "what was the name of", Yes or
-No for a yes/no question (qa/verify/answer_kind.py checks that a reply gives it)."""
+No for a yes/no question (qa/verify/answer_check.py asks the model whether a reply gives
+it)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,6 @@ import re
 from enum import Enum
 
 from qa.understand.question_kind import is_yes_no_question
-
-
-def words_of(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 class AnswerKind(Enum):

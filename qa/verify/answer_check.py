@@ -1,11 +1,18 @@
 """The last step of an answer: does the verified reply give what the question asks for?
 
-A cited sentence can be true and still not answer (qa/verify/answer_kind.py). The check runs the
-cheap rules first and asks the LLM judge only when they cannot tell; a question about what
-is *not* so needs a cited sentence that negates (qa/verify/negation.py). A reply that fails is
-replaced by the exact words of a source that answer, when the model can point at some and
-they are of the asked kind; otherwise the assistant abstains and says what the articles do
-mention, so a near miss reads as "they don't say", not as an answer.
+Small models often reply with a true, cited sentence that does not answer: the banquet
+"that Putin had arranged" for "what was served at the banquet", an airline for a vessel. The
+support check cannot see that (the sentence is in the article), so the model is asked a
+grammar-constrained Yes/No: does the reply give what was asked (a person for who, a date for
+when ...; qa/understand/asked_kind.py names the kind)? A reply that adds nothing to the
+question's own words fails without asking. Hand-made rules for each kind of reply (time
+words, number words, capitalised names) were retired: with the model's judgements in the
+calibrated decision they no longer moved the risk-coverage curve (docs/evaluation.md).
+
+A question about what is *not* so needs a cited sentence that negates
+(qa/verify/negation.py). A reply that fails is replaced by the exact words of a source that
+answer, when the model can point at some; otherwise the assistant abstains and says what the
+articles do mention, so a near miss reads as "they don't say", not as an answer.
 """
 
 from __future__ import annotations
@@ -14,13 +21,13 @@ import logging
 import re
 from typing import Literal
 
+from index.text import content_words
 from qa.core.interfaces import LLM
 from qa.core.markers import strip_markers
 from qa.core.types import Citation, Draft, Evidence
 from qa.understand.asked_kind import AnswerKind
 from qa.understand.profile import QuestionProfile
 from qa.verify.answer_judge import answer_yes_or_no, extract_span, judge_gives_answer
-from qa.verify.answer_kind import gives_kind, new_words
 from qa.verify.negation import states_negation
 from qa.verify.step import StepContext
 
@@ -61,7 +68,7 @@ class AnswerCheck:
             reason = f"the reply does not give {kind.value}"
         log.info("%s: %r", reason, verified.text)
         if self.extract:
-            extracted = self._extracted(question, evidence, kind, negated)
+            extracted = self._extracted(question, evidence, negated)
             if extracted is not None:
                 return extracted
         return Draft(
@@ -71,18 +78,16 @@ class AnswerCheck:
 
     def _gives_answer(self, question: str, text: str, kind: AnswerKind) -> bool:
         answer = strip_markers(text)
-        verdict = gives_kind(answer, question, kind)
-        if verdict is None and self.mode == "judge":
-            verdict = judge_gives_answer(self.llm, question, answer, kind, self.use_grammar)
-        return verdict is not False  # the benefit of the doubt when nothing can tell
+        if not new_words(answer, question):
+            return False  # the question's own words back: nothing is answered
+        if self.mode != "judge":
+            return True
+        verdict = judge_gives_answer(self.llm, question, answer, kind, self.use_grammar)
+        return verdict is not False  # the benefit of the doubt when the reply is unreadable
 
-    def _extracted(
-        self, question: str, evidence: list[Evidence], kind: AnswerKind, negated: bool
-    ) -> Draft | None:
+    def _extracted(self, question: str, evidence: list[Evidence], negated: bool) -> Draft | None:
         found = extract_span(self.llm, question, evidence, self.use_grammar)
         if found is None or not new_words(found.span, question):
-            return None
-        if gives_kind(found.span, question, kind) is False:
             return None
         if negated and not states_negation(evidence[found.source - 1].text, question):
             return None
@@ -100,6 +105,11 @@ class AnswerCheck:
         if not polarity:
             return verified
         return verified.but(text=f"{polarity}. {verified.text}", abstained=False)
+
+
+def new_words(answer: str, question: str) -> set[str]:
+    """Content words of the answer that the question does not already contain."""
+    return content_words(answer) - content_words(question)
 
 
 def near_miss_message(question: str, evidence: list[Evidence]) -> str:

@@ -15,7 +15,7 @@ from qa.core.yes_no import YES_NO_GRAMMAR
 from qa.evidence.select import Evidence
 from qa.generate.llm import LLM, Message
 from qa.generate.prompts import SYSTEM_PROMPT, as_data, numbered_sources
-from qa.verify.answer_kind import AnswerKind
+from qa.understand.asked_kind import AnswerKind
 
 # "[2] Yongbyon nuclear research center" or "none".
 SPAN_GRAMMAR = 'root ::= "none" | "[" [1-9] "] " [^\\n\\[\\]]{1,120}'

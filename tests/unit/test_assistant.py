@@ -165,9 +165,9 @@ def test_stream_yields_text_pieces_then_the_answer(indexed_assistant) -> None:
 
 
 def test_the_llm_sees_numbered_sources_and_the_question(indexed_assistant) -> None:
-    llm = FakeLLM()
-    sibling(indexed_assistant, llm=llm, evidence_sentences=3).ask(QUESTION)
-    sibling(indexed_assistant, llm=llm, abstain_instruction=True).ask(QUESTION)
+    llm = FakeLLM()  # the answer check's judgement is another call: off here
+    sibling(indexed_assistant, llm=llm, evidence_sentences=3, answer_check="off").ask(QUESTION)
+    sibling(indexed_assistant, llm=llm, abstain_instruction=True, answer_check="off").ask(QUESTION)
     messages, with_line = llm.calls
     assert messages[0]["role"] == "system" and "NOT IN ARTICLES" not in messages[0]["content"]
     assert "NOT IN ARTICLES" in with_line[0]["content"]  # the setting adds the abstain line

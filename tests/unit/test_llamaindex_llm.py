@@ -23,7 +23,8 @@ QUESTION = "Who accompanied Kim at the extended talks?"
 
 
 class ExtractiveLLM(CustomLLM):
-    """A llama-index LLM that answers with the numbered source sharing most question words."""
+    """A llama-index LLM that answers with the numbered source sharing most question words
+    (and Yes to a judgement, which has no numbered sources)."""
 
     reply_suffix: str = ""
 
@@ -35,6 +36,8 @@ class ExtractiveLLM(CustomLLM):
         sources, _, question = prompt.rpartition("Question:")
         words = set(question.lower().split())
         numbered = re.findall(r"\[(\d+)\] ([^\n]+)", sources)
+        if not numbered:
+            return "Yes"
         number, text = max(numbered, key=lambda n: len(words & set(n[1].lower().split())))
         return f"{text} [{number}]{self.reply_suffix}"
 
