@@ -5,6 +5,8 @@ on labelled drafts, judge it by k-fold cross-validation, write its coefficients.
     python -m evals.calibrate runs/seeds runs/squad ...      -> evals/calibration_data.jsonl
                                                               -> qa/verify/calibration.json
     python -m evals.calibrate --data evals/calibration_data.jsonl   (refit from the snapshot)
+    python -m evals.calibrate --data evals/calibration_data.jsonl --update runs/squad-part
+                                          (a partial re-run's rows replace the snapshot's)
 
 A row is one draft answer (one the rules let through) with its signals (qa/verify/
 signals.py) and its label: the draft is right. Rows come from each run's scores.jsonl; the
@@ -79,6 +81,14 @@ def rows_from_runs(runs: Sequence[Path]) -> list[dict[str, Any]]:
                 row["held"]["right"] = bool(held.get("correct"))
             rows.append(row)
     return rows
+
+
+def updated(rows: list[dict[str, Any]], newer: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` with each row of `newer` in place of the row of the same set and id (new ones
+    appended): a change re-run on the questions it can touch updates the snapshot."""
+    key = {(r["set"], r["id"]): r for r in newer}
+    out = [key.pop((r["set"], r["id"]), r) for r in rows]
+    return out + list(key.values())
 
 
 def released(rows: list[dict[str, Any]], steps: Sequence[str]) -> list[dict[str, Any]]:
@@ -327,6 +337,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("runs", nargs="*", type=Path, help="qa eval output folders")
     parser.add_argument("--data", type=Path, help=f"refit from a row snapshot ({DATA_FILE.name})")
+    parser.add_argument(
+        "--update",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="RUN",
+        help="with --data: these runs' rows replace the snapshot rows of the same set and id",
+    )
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     parser.add_argument("--data-out", type=Path, default=DATA_FILE)
     parser.add_argument("--folds", type=int, default=FOLDS)
@@ -342,8 +360,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.runs) == bool(args.data):
         parser.error("give either run folders or --data")
+    if args.update and not args.data:
+        parser.error("--update replaces rows of a --data snapshot")
     rows = read_rows(args.data) if args.data else rows_from_runs(args.runs)
-    if args.runs:
+    if args.update:
+        rows = updated(rows, rows_from_runs(args.update))
+    if args.runs or args.update:
         write_rows(rows, args.data_out)
     if not drafts(rows):
         print("no scored drafts in those runs (were they made with signals?)", file=sys.stderr)

@@ -145,6 +145,29 @@ def test_the_cli_writes_a_file_the_product_reads(tmp_path: Path) -> None:
     assert json.loads(again.read_text())["models"] == json.loads(out.read_text())["models"]
 
 
+def test_a_partial_rerun_updates_the_snapshot(tmp_path: Path) -> None:
+    rows = _rows(60)
+    snapshot = tmp_path / "rows.jsonl"
+    calibrate.write_rows(rows, snapshot)
+    run = tmp_path / "a"  # the set name is the run folder's name
+    run.mkdir()
+    assert rows[1]["set"] == "a"
+    flipped = not rows[1]["right"]
+    changed = {"id": "q1", "type": "t", "answers": ["x"], "draft_correct": flipped,
+               "signals": rows[1]["signals"]}  # fmt: skip
+    added = {"id": "new", "type": "t", "answers": [], "draft_correct": None, "signals": {}}
+    (run / "scores.jsonl").write_text(json.dumps(changed) + "\n" + json.dumps(added) + "\n")
+    out, data = tmp_path / "fit.json", tmp_path / "updated.jsonl"
+    args = ["--data", str(snapshot), "--update", str(run), "--out", str(out)]
+    assert calibrate.main([*args, "--data-out", str(data)]) == 0
+    saved = calibrate.read_rows(data)
+    assert len(saved) == 61 and [r["id"] for r in saved][:3] == ["q0", "q1", "q2"]
+    assert saved[1]["right"] is flipped  # replaced in place
+    assert saved[0] == rows[0] and saved[-1]["id"] == "new"
+    with pytest.raises(SystemExit):
+        calibrate.main(["--update", str(run)])  # only with a snapshot to update
+
+
 def test_releasing_a_rule_turns_what_it_held_into_drafts() -> None:
     signals = dict.fromkeys(BASE_SIGNALS, 0.5)
     rows = [
