@@ -232,8 +232,35 @@ def operating_points(
                 "accuracy": _share([answered(r) and bool(r["right"]) for r in answerable]),
                 "abstention": _share([not answered(r) for r in unanswerable]),
                 "coverage": _share([answered(r) for r in members]),
+                "reliability": _reliability([(answered(r), bool(r["right"])) for r in members]),
+                "questions": len(members),
             }
     return out
+
+
+def _reliability(outcomes: list[tuple[bool, bool]]) -> float | None:
+    """Effective reliability (Whitehead et al. 2022, cost 1): +1 for a right answer, -1 for
+    a wrong one (an answer to an unanswerable question is wrong), 0 for an abstention, over
+    all questions. Answering everything scores accuracy minus error; abstaining on exactly
+    the wrong ones scores accuracy."""
+    if not outcomes:
+        return None
+    score = sum((1 if right else -1) for answered, right in outcomes if answered)
+    return round(score / len(outcomes), 4)
+
+
+def best_target(points: dict[str, Any]) -> str:
+    """The target whose threshold gives the highest effective reliability over all sets
+    together (each question counts once, whatever its set); "none" when withholding never
+    helps."""
+    totals: dict[str, float] = {}
+    for per_set in points.values():
+        for target, figures in per_set.items():
+            score = figures["reliability"] * figures["questions"]
+            totals[target] = totals.get(target, 0.0) + score
+    # Ties go to answering more: "none" first, then the lower targets.
+    order = ["none", *sorted((t for t in totals if t != "none"), key=float)]
+    return max(order, key=lambda t: round(totals[t], 6))
 
 
 def _share(flags: list[bool]) -> float | None:
@@ -307,12 +334,14 @@ def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) 
         thresholds = {k: v["threshold"] for k, v in report["targets"].items()}
         if not beats_chance(interval):
             thresholds = {}  # the product answers at every target: so do its operating points
+        points = operating_points(rows, usable, p, thresholds)
         result["cross_validated"][basis] = {
             "folds": k,
             "auroc_95": interval,
             "beats_chance": beats_chance(interval),
             **report,
-            "operating_points": operating_points(rows, usable, p, thresholds),
+            "operating_points": points,
+            "best_target": best_target(points),
             "held_out_sets": held_out_sets(usable, x, y),
             "single_signal_aurc": single_signal_aurc(usable, y),
         }
@@ -381,6 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ECE {a['ece']:.3f}"
             + ("" if report["beats_chance"] else "; not better than chance: never withholds")
         )
+        print(f"  best target by effective reliability (out of fold): {report['best_target']}")
         for target, t in report["targets"].items():
             print(
                 f"  target {target}: threshold {t['threshold']:.3f}, precision "

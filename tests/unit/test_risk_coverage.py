@@ -136,6 +136,9 @@ def test_the_cli_writes_a_file_the_product_reads(tmp_path: Path) -> None:
     points = fitted["cross_validated"]["logprobs"]["operating_points"]["seeds"]
     assert points["none"]["coverage"] == pytest.approx(60 / 61, abs=1e-4)
     assert points["0.9"]["coverage"] <= points["0.8"]["coverage"] <= points["none"]["coverage"]
+    assert points["none"]["questions"] == 61 and -1 <= points["0.8"]["reliability"] <= 1
+    targets = {"none", *map(str, calibrate.TARGETS)}
+    assert fitted["cross_validated"]["logprobs"]["best_target"] in targets
     decision = CalibratedDecision.load(0.9, out)
     estimate = decision.estimate(_rows(1, seed=7)[0]["signals"])
     assert estimate is not None and 0 < estimate.p_right < 1 and estimate.basis == "judged"
@@ -143,6 +146,21 @@ def test_the_cli_writes_a_file_the_product_reads(tmp_path: Path) -> None:
     again = tmp_path / "again.json"
     assert calibrate.main(["--data", str(data), "--out", str(again)]) == 0
     assert json.loads(again.read_text())["models"] == json.loads(out.read_text())["models"]
+
+
+def test_effective_reliability_and_the_best_target_by_hand() -> None:
+    # right, wrong, abstained, wrong: (1 - 1 + 0 - 1) / 4
+    outcomes = [(True, True), (True, False), (False, True), (True, False)]
+    assert calibrate._reliability(outcomes) == -0.25
+    points = {
+        "big": {"none": {"reliability": 0.1, "questions": 100},
+                "0.7": {"reliability": 0.3, "questions": 100}},
+        "small": {"none": {"reliability": 0.9, "questions": 10},
+                  "0.7": {"reliability": 0.2, "questions": 10}},
+    }  # fmt: skip
+    assert calibrate.best_target(points) == "0.7"  # 32 against 19: questions, not sets, count
+    points["big"]["0.7"]["reliability"] = 0.17
+    assert calibrate.best_target(points) == "none"  # a tie answers more
 
 
 def test_a_partial_rerun_updates_the_snapshot(tmp_path: Path) -> None:
