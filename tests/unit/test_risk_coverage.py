@@ -158,9 +158,15 @@ def test_effective_reliability_and_the_best_target_by_hand() -> None:
         "small": {"none": {"reliability": 0.9, "questions": 10},
                   "0.7": {"reliability": 0.2, "questions": 10}},
     }  # fmt: skip
-    assert calibrate.best_target(points) == "0.7"  # 32 against 19: questions, not sets, count
-    points["big"]["0.7"]["reliability"] = 0.17
-    assert calibrate.best_target(points) == "none"  # a tie answers more
+    reliability = calibrate.reliability_by_target([points])
+    assert reliability == {"none": round(19 / 110, 4), "0.7": round(32 / 110, 4)}
+    assert calibrate.best_target(reliability) == "0.7"  # questions count, not sets
+    other = {"big": {"none": {"reliability": 0.1, "questions": 100},
+                     "0.7": {"reliability": 0.06, "questions": 100}}}  # fmt: skip
+    # Over two fold assignments: (32 + 6) / 210 against (19 + 10) / 210.
+    assert calibrate.reliability_by_target([points, other])["0.7"] == round(38 / 210, 4)
+    assert calibrate.best_target({"none": 0.2, "0.65": 0.2, "0.7": 0.2}) == "none"  # ties
+    assert calibrate.best_target({"none": 0.1, "0.65": 0.2, "0.7": 0.2}) == "0.65"
 
 
 def test_a_partial_rerun_updates_the_snapshot(tmp_path: Path) -> None:
