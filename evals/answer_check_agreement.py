@@ -17,7 +17,6 @@ from pathlib import Path
 from qa.core.markers import strip_markers
 from qa.core.settings import Settings
 from qa.generate.llm import make_llm
-from qa.understand.asked_kind import expected_kind
 from qa.verify.answer_check import new_words
 from qa.verify.answer_judge import judge_gives_answer
 
@@ -30,7 +29,7 @@ def verdicts(rows: list[dict], settings: Settings) -> dict[str, list[bool]]:
     for row in rows:
         question, answer = row["question"], strip_markers(row["answer"])
         adds_something = bool(new_words(answer, question))
-        judged = judge_gives_answer(llm, question, answer, expected_kind(question))
+        judged = judge_gives_answer(llm, question, answer)
         out["rule"].append(adds_something)
         out["judge"].append(judged is not False)
         out["rule+judge"].append(adds_something and judged is not False)

@@ -345,7 +345,7 @@ class AnswerPipeline:
         gives = cited = None
         if v.confidence_judgements:  # None where the backend gives no log-probabilities
             question = turn.asked
-            gives = p_gives_answer(self.llm, question.text, draft.text, question.kind)
+            gives = p_gives_answer(self.llm, question.text, draft.text)
             cited = p_cited_answers(self.llm, question.text, [c.quote for c in draft.citations])
         model = ModelConfidence(confident, gives, cited, ReplyLogprobs.of(turn.reply_logprobs))
         turn.lap("confidence", started)

@@ -2,15 +2,14 @@
 
 Retrieval, evidence selection, the prompt, verification and the answer check all need to
 know the same few things about a question: is it a yes/no one, does it ask what is not so,
-what kind of answer does it want, does it ask what happened, and
-does it join several claims. They used to recompute them; now `QuestionProfile.of` reads
-them once (a claim answered on its own gets a profile of its own)."""
+does it ask what happened, and does it join several claims. They used to recompute them;
+now `QuestionProfile.of` reads them once (a claim answered on its own gets a profile of its
+own)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from qa.understand.asked_kind import AnswerKind, expected_kind
 from qa.understand.decompose import claim_questions, judges_reports, sub_questions
 from qa.understand.negation import asks_negation
 from qa.understand.question_kind import is_yes_no_question
@@ -22,7 +21,6 @@ class QuestionProfile:
     text: str  # the stand-alone question
     yes_no: bool
     negated: bool  # asks what is not so
-    kind: AnswerKind  # what the answer must give
     asks_past: bool  # asks what happened, not what was planned
     judges_reports: bool  # "is there consistency between the reports ...?"
     parts: list[str] = field(default_factory=list)  # searched one by one when several
@@ -36,7 +34,6 @@ class QuestionProfile:
             text=question,
             yes_no=yes_no,
             negated=asks_negation(question),
-            kind=expected_kind(question, yes_no),
             asks_past=asks_about_past(question),
             judges_reports=judges_reports(question, yes_no),
             parts=split if decompose else [question],

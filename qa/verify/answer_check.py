@@ -3,11 +3,11 @@
 Small models often reply with a true, cited sentence that does not answer: the banquet
 "that Putin had arranged" for "what was served at the banquet", an airline for a vessel. The
 support check cannot see that (the sentence is in the article), so the model is asked a
-grammar-constrained Yes/No: does the reply give what was asked (a person for who, a date for
-when ...; qa/understand/asked_kind.py names the kind)? A reply that adds nothing to the
-question's own words fails without asking. Hand-made rules for each kind of reply (time
-words, number words, capitalised names) were retired: with the model's judgements in the
-calibrated decision they no longer moved the risk-coverage curve (docs/evaluation.md).
+grammar-constrained Yes/No: does the reply give what was asked? A reply that adds nothing to
+the question's own words fails without asking. The hand-made rules that named the kind of
+answer (a person for who, a date for when ...) and looked for it in the reply (time words,
+number words, capitalised names) were retired: with the model's judgements in the
+calibrated decision they no longer earned their place (docs/evaluation.md).
 
 A question about what is *not* so needs a cited sentence that negates
 (qa/verify/negation.py). A reply that fails is replaced by the exact words of a source that
@@ -25,7 +25,6 @@ from index.text import content_words
 from qa.core.interfaces import LLM
 from qa.core.markers import strip_markers
 from qa.core.types import Citation, Draft, Evidence
-from qa.understand.asked_kind import AnswerKind
 from qa.understand.profile import QuestionProfile
 from qa.verify.answer_judge import answer_yes_or_no, extract_span, judge_gives_answer
 from qa.verify.negation import states_negation
@@ -56,16 +55,16 @@ class AnswerCheck:
     def check(self, profile: QuestionProfile, evidence: list[Evidence], verified: Draft) -> Draft:
         if self.mode == "off" or verified.abstained or not evidence:
             return verified
-        question, kind = profile.text, profile.kind
-        if kind is AnswerKind.YES_NO:
+        question = profile.text
+        if profile.yes_no:
             return self._with_polarity(question, evidence, verified)
         negated = profile.negated
         if negated and not any(states_negation(c.quote, question) for c in verified.citations):
             reason = "the question asks what is not so, and no cited sentence negates"
-        elif self._gives_answer(question, verified.text, kind):
+        elif self._gives_answer(question, verified.text):
             return verified
         else:
-            reason = f"the reply does not give {kind.value}"
+            reason = "the reply does not give an answer"
         log.info("%s: %r", reason, verified.text)
         if self.extract:
             extracted = self._extracted(question, evidence, negated)
@@ -76,13 +75,13 @@ class AnswerCheck:
             [*verified.unsupported, verified.text], reason=reason,
         )  # fmt: skip
 
-    def _gives_answer(self, question: str, text: str, kind: AnswerKind) -> bool:
+    def _gives_answer(self, question: str, text: str) -> bool:
         answer = strip_markers(text)
         if not new_words(answer, question):
             return False  # the question's own words back: nothing is answered
         if self.mode != "judge":
             return True
-        verdict = judge_gives_answer(self.llm, question, answer, kind, self.use_grammar)
+        verdict = judge_gives_answer(self.llm, question, answer, self.use_grammar)
         return verdict is not False  # the benefit of the doubt when the reply is unreadable
 
     def _extracted(self, question: str, evidence: list[Evidence], negated: bool) -> Draft | None:

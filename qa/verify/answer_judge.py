@@ -15,7 +15,6 @@ from qa.core.yes_no import YES_NO_GRAMMAR
 from qa.evidence.select import Evidence
 from qa.generate.llm import LLM, Message
 from qa.generate.prompts import SYSTEM_PROMPT, as_data, numbered_sources
-from qa.understand.asked_kind import AnswerKind
 
 # "[2] Yongbyon nuclear research center" or "none".
 SPAN_GRAMMAR = 'root ::= "none" | "[" [1-9] "] " [^\\n\\[\\]]{1,120}'
@@ -44,23 +43,23 @@ def _yes_no(reply: str) -> bool | None:
     return {"yes": True, "no": False}.get(word)
 
 
-def gives_answer_messages(question: str, answer: str, kind: AnswerKind) -> list[Message]:
+def gives_answer_messages(question: str, answer: str) -> list[Message]:
     """Does `answer` give what `question` asks for (not a related fact, not the question's
-    own words)? Asked as a verdict here and as P(Yes) by qa/verify/confidence.py."""
-    asked = f"{kind.value} that answers it" if kind is not AnswerKind.OTHER else "the answer"
+    own words)? Asked as a verdict here and as P(Yes) by qa/verify/confidence.py. The model
+    reads what kind of answer the question wants from the question itself."""
     user = (
         f"Question: {as_data(question)}\nAnswer: {as_data(answer)}\n\n"
-        f"Does the answer give {asked}, rather than a related fact or the question's own "
+        "Does the answer give the answer, rather than a related fact or the question's own "
         "words? Reply Yes or No."
     )
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
 
 def judge_gives_answer(
-    llm: LLM, question: str, answer: str, kind: AnswerKind, use_grammar: bool = True
+    llm: LLM, question: str, answer: str, use_grammar: bool = True
 ) -> bool | None:
     """The verdict of gives_answer_messages; None when the reply cannot be read."""
-    messages = gives_answer_messages(question, answer, kind)
+    messages = gives_answer_messages(question, answer)
     return _yes_no(ask(llm, messages, 2, YES_NO_GRAMMAR, use_grammar))
 
 

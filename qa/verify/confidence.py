@@ -24,7 +24,6 @@ from qa.core.interfaces import LLM, Message, TokenLogprob
 from qa.core.markers import strip_markers
 from qa.core.yes_no import ask_p_yes
 from qa.generate.relevance import ANSWERS_QUESTION, p_relevant
-from qa.understand.asked_kind import AnswerKind
 from qa.verify.answer_judge import gives_answer_messages
 
 P_TRUE_QUESTION = (
@@ -47,10 +46,10 @@ def p_true(llm: LLM, answer_prompt: list[Message], reply: str) -> float | None:
     return ask_p_yes(llm, messages)
 
 
-def p_gives_answer(llm: LLM, question: str, answer: str, kind: AnswerKind) -> float | None:
+def p_gives_answer(llm: LLM, question: str, answer: str) -> float | None:
     """P(Yes) that `answer` (markers dropped) gives what `question` asks for."""
     words = strip_markers(answer).strip()
-    return ask_p_yes(llm, gives_answer_messages(question, words, kind)) if words else None
+    return ask_p_yes(llm, gives_answer_messages(question, words)) if words else None
 
 
 def p_cited_answers(llm: LLM, question: str, quotes: list[str]) -> float | None:

@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass
 
 from qa.core.types import Draft, Evidence
-from qa.understand.asked_kind import AnswerKind
 from qa.understand.profile import QuestionProfile
 from qa.verify.confidence import ModelConfidence
 
@@ -29,7 +28,6 @@ BASE_SIGNALS = (
     "answer_words",
     "rewritten",
     "yes_no",
-    "asks_kind",
     "parts",
 )
 SIGNALS = LOGPROB_SIGNALS + JUDGED_SIGNALS + BASE_SIGNALS
@@ -70,7 +68,6 @@ def draft_signals(
         "answer_words": math.log1p(len(draft.text.split())),
         "rewritten": float(bool(draft.reason)),
         "yes_no": float(question.yes_no),
-        "asks_kind": float(question.kind is not AnswerKind.OTHER),
         "parts": float(len(question.parts)),
     }
     for name, p in (("p_true_logit", model.p_true),

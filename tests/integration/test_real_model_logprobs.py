@@ -52,12 +52,11 @@ def test_the_judgements_tell_an_answer_from_a_near_miss(llm: LLM) -> None:
     """The two confidence judgements the calibrated decision reads, from the real model: a
     reply that names who was asked about beats a related fact, and so does the sentence
     that says it."""
-    from qa.understand.asked_kind import AnswerKind
     from qa.verify.confidence import p_cited_answers, p_gives_answer
 
     question = "Who accompanied Kim at the extended talks?"
-    right = p_gives_answer(llm, question, "Ri Yong-ho and Choe Son-hui. [1]", AnswerKind.PERSON)
-    near = p_gives_answer(llm, question, "The talks lasted three hours. [1]", AnswerKind.PERSON)
+    right = p_gives_answer(llm, question, "Ri Yong-ho and Choe Son-hui. [1]")
+    near = p_gives_answer(llm, question, "The talks lasted three hours. [1]")
     assert right is not None and near is not None and right > near
     said = "Foreign Minister Ri Yong-ho and Vice Foreign Minister Choe Son-hui joined Kim."
     related = "The extended talks were held at Far Eastern Federal University."

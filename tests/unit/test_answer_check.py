@@ -12,7 +12,6 @@ from unit_helpers import StreamingFake
 from evals.judges import LLMSupportJudge
 from qa.core.interfaces import LLMCapabilities
 from qa.core.types import Draft
-from qa.understand.asked_kind import AnswerKind, expected_kind
 from qa.understand.profile import QuestionProfile
 from qa.verify.answer_check import AnswerCheck, near_miss_message, new_words
 from qa.verify.answer_judge import ask
@@ -45,30 +44,6 @@ class ScriptedLLM(StreamingFake):
 
 
 @pytest.mark.parametrize(
-    "question, kind",
-    [
-        ("Did Kim meet Putin in Vladivostok?", AnswerKind.YES_NO),
-        ("How many people attended the banquet?", AnswerKind.NUMBER),
-        ("How long did the summit meetings last?", AnswerKind.NUMBER),
-        ("When did Kim leave Vladivostok?", AnswerKind.TIME),
-        ("What time did the extended talks end?", AnswerKind.CLOCK),
-        ("Where will the third summit be held?", AnswerKind.PLACE),
-        ("Who accompanied Kim at the extended talks?", AnswerKind.PERSON),
-        ("What is the name of the source who told Yonhap?", AnswerKind.NAME),
-        ("Who is Yuri Ushakov?", AnswerKind.OTHER),
-        ("What dishes were served at the banquet?", AnswerKind.OTHER),
-        # The noun after "which"/"what" is not read: measured, the noun lists cost more
-        # answers than they saved (docs/evaluation.md, rule groups).
-        ("Which Russian officials did Biegun meet?", AnswerKind.OTHER),
-        ("Which airline flew the extra flight?", AnswerKind.OTHER),
-        ("On what date was the memorandum signed?", AnswerKind.OTHER),
-    ],
-)
-def test_expected_kind(question: str, kind: AnswerKind) -> None:
-    assert expected_kind(question) is kind
-
-
-@pytest.mark.parametrize(
     "question, answer, adds",
     [
         ("Who signed the memorandum?", "The memorandum was signed.", False),
@@ -88,7 +63,7 @@ def test_a_reply_of_the_questions_own_words_fails_without_asking_the_model(make_
     checked = checker(llm, "judge").check(
         profile(question), evidence, _reply("The banquet was arranged. [1]", evidence)
     )
-    assert checked.abstained and checked.reason == "the reply does not give a person"
+    assert checked.abstained and checked.reason == "the reply does not give an answer"
     assert len(llm.calls) == 1 and "Copy the shortest exact words" in llm.calls[0][0]
 
 
@@ -101,14 +76,14 @@ def test_a_reply_of_the_questions_own_words_fails_without_asking_the_model(make_
     ],
 )
 def test_the_model_judges_every_kind_of_reply(make_evidence, question: str, answer: str) -> None:
-    """No word list decides the kind: the judge's Yes/No does, told the kind asked for."""
+    """No word list decides the kind: the judge's Yes/No does, reading the question."""
     evidence = [make_evidence("004", "banquet")]
-    kind = expected_kind(question)
     for said, kept in (("Yes", True), ("No", False)):
         llm = ScriptedLLM([said, "none"])
         checked = checker(llm, "judge").check(profile(question), evidence, _reply(answer, evidence))
         assert (not checked.abstained) is kept
-        assert f"Does the answer give {kind.value}" in llm.calls[0][0]
+        assert f"Question: {question}" in llm.calls[0][0]
+        assert "Does the answer give the answer" in llm.calls[0][0]
 
 
 def test_a_claim_needs_its_key_facts_in_the_passage() -> None:

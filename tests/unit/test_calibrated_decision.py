@@ -17,7 +17,6 @@ from qa.core.yes_no import YES_NO_GRAMMAR, p_yes
 from qa.generate.backends.fake import FakeLLM
 from qa.generate.relevance import ANSWERS_QUESTION
 from qa.pipeline import AnswerPipeline
-from qa.understand.asked_kind import AnswerKind
 from qa.verify.calibrated import CalibratedDecision, LogisticModel
 from qa.verify.confidence import (
     CITED_JUDGED,
@@ -212,8 +211,8 @@ def test_the_best_cited_sentence_counts_and_unknowns_are_skipped() -> None:
     assert p_cited_answers(llm, QUESTION, quotes) == pytest.approx(0.9)
     assert p_cited_answers(llm, QUESTION, ["unreadable"]) is None
     assert p_cited_answers(FakeLLM(), QUESTION, quotes) is None  # no log-probabilities
-    assert p_gives_answer(llm, QUESTION, "Ri Yong-ho. [1]", AnswerKind.PERSON) == pytest.approx(0.9)
-    assert p_gives_answer(llm, QUESTION, " [1] ", AnswerKind.PERSON) is None  # nothing to judge
+    assert p_gives_answer(llm, QUESTION, "Ri Yong-ho. [1]") == pytest.approx(0.9)
+    assert p_gives_answer(llm, QUESTION, " [1] ") is None  # nothing to judge
 
 
 def test_the_judgements_can_be_turned_off(indexed_assistant: Assistant) -> None:
