@@ -367,6 +367,8 @@ def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) 
                 again = target_thresholds(p_again, y)
                 repeats.append(operating_points(rows, usable, p_again, again))
         reliability = reliability_by_target(repeats)
+        best = best_target(reliability)
+        result["models"][basis]["best_target"] = 0.0 if best == "none" else float(best)
         result["cross_validated"][basis] = {
             "folds": k,
             "auroc_95": interval,
@@ -374,7 +376,7 @@ def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) 
             **report,
             "operating_points": points,
             "reliability_by_target": reliability,
-            "best_target": best_target(reliability),
+            "best_target": best,
             "held_out_sets": held_out_sets(usable, x, y),
             "single_signal_aurc": single_signal_aurc(usable, y),
         }

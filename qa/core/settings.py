@@ -193,13 +193,14 @@ class VerificationSettings(BaseModel):
         "measured with read the model's free reply (docs/evaluation.md); turning it on "
         "changes answers, so measure before you do.",
     )
-    target_precision: float = Field(
-        default=0.0,
+    target_precision: float | None = Field(
+        default=None,
         ge=0.0,
         lt=1.0,
         description="Answer only when the calibrated P(the answer is right) reaches the threshold "
         "at which cross-validated precision reached this target (qa/verify/calibrated.py); "
-        "0: never withhold an answer on confidence alone.",
+        "0: never withhold an answer on confidence alone; unset: the target the fit found best "
+        "for the model in use (highest effective reliability out of fold).",
     )
     score_withheld: bool = Field(
         default=False,

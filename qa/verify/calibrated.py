@@ -7,7 +7,9 @@ Three models are fitted: one with the model's log-probability signals and its tw
 judgements, one with the log-probabilities alone (judgements turned off), one without them
 for backends that give none. Each carries its cross-validated curve (threshold -> precision
 and coverage of the answers it lets through), so a target precision becomes a threshold
-without refitting: the product answers when P(right) reaches it.
+without refitting: the product answers when P(right) reaches it. Each also carries the
+target the fit found best for it (the highest effective reliability out of fold: +1 for a
+right answer, -1 for a wrong one, 0 for an abstention), used when no target is set.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class LogisticModel:
     coef: tuple[float, ...]
     intercept: float
     curve: tuple[tuple[float, float, float], ...]  # (threshold, precision, coverage), rising
+    best_target: float = 0.0  # the fit's own choice; 0 when withholding never helped
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LogisticModel:
@@ -60,6 +63,7 @@ class LogisticModel:
             tuple(float(x) for x in data["coef"]),
             float(data["intercept"]),
             tuple((float(t), float(p), float(c)) for t, p, c in data["curve"]),
+            float(data.get("best_target") or 0.0),
         )
 
     def covers(self, signals: dict[str, float]) -> bool:
@@ -87,11 +91,13 @@ class LogisticModel:
 @dataclass(frozen=True)
 class CalibratedDecision:
     models: dict[str, LogisticModel]
-    target_precision: float
+    target_precision: float | None  # None: each model's own best target
     meta: dict[str, Any]
 
     @classmethod
-    def load(cls, target_precision: float, path: Path = CALIBRATION_FILE) -> CalibratedDecision:
+    def load(
+        cls, target_precision: float | None, path: Path = CALIBRATION_FILE
+    ) -> CalibratedDecision:
         data = json.loads(path.read_text(encoding="utf-8"))
         models = {name: LogisticModel.from_json(m) for name, m in data["models"].items()}
         return cls(models, target_precision, data.get("fitted", {}))
@@ -103,7 +109,10 @@ class CalibratedDecision:
             model = self.models.get(basis)
             if model is not None and model.covers(signals):
                 p = model.p_right(signals)
-                return Estimate(p, basis, model.threshold(self.target_precision))
+                target = self.target_precision
+                if target is None:
+                    target = model.best_target
+                return Estimate(p, basis, model.threshold(target))
         return None
 
 

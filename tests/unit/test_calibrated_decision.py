@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -146,6 +147,28 @@ def test_the_decision_says_which_model_it_used() -> None:
     assert judged is not None and judged.basis == "judged"
     assert judged.describe().endswith("with the model's log-probabilities and judgements")
     assert _decision(0.9).estimate({"relevance_max": 1.0}) is None  # signals incomplete
+
+
+def test_without_a_set_target_each_model_uses_its_own_best() -> None:
+    curve = ((0.2, 0.5, 1.0), (0.6, 0.7, 0.5), (0.9, 0.9, 0.1))
+    decision = CalibratedDecision(
+        {"judged": replace(_model(SIGNALS, 1.0, curve), best_target=0.7),
+         "no_logprobs": _model(BASE_SIGNALS, 1.0, curve)},  # best_target 0: never withhold
+        None, {},
+    )  # fmt: skip
+    judged = decision.estimate(dict.fromkeys(SIGNALS, 0.0))  # P(right) 0.5
+    assert judged is not None and judged.threshold == 0.6 and not judged.answer
+    plain = decision.estimate(dict.fromkeys(BASE_SIGNALS, 0.0))
+    assert plain is not None and plain.threshold == 0.0 and plain.answer
+    # A target that is set applies to every model, 0 included.
+    assert _decision(0.0).estimate(dict.fromkeys(SIGNALS, 0.0)).answer  # type: ignore[union-attr]
+
+
+def test_the_shipped_models_carry_their_best_targets() -> None:
+    decision = CalibratedDecision.load(None)
+    assert 0.6 <= decision.models["judged"].best_target < 1.0  # withholding helped, measured
+    assert decision.models["no_logprobs"].curve == ()  # no better than chance
+    assert decision.models["no_logprobs"].threshold(0.9) == 0.0
 
 
 def _pipeline(assistant: Assistant, llm: FakeLLM, target: float) -> AnswerPipeline:

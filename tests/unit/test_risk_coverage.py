@@ -93,7 +93,7 @@ def test_a_model_no_better_than_chance_never_withholds() -> None:
         row["right"] = rng.random() < 0.6
     fitted = calibrate.calibrate(rows)
     for basis, report in fitted["cross_validated"].items():
-        assert report["auroc_95"][0] <= 0.5 <= report["auroc_95"][1], basis
+        assert report["auroc_95"][0] <= 0.5, basis  # chance lies in or above the interval
         assert not report["beats_chance"] and fitted["models"][basis]["curve"] == []
         assert set(report["operating_points"]["a"]) == {"none"}
     decision = CalibratedDecision(
@@ -228,3 +228,4 @@ def test_the_packaged_calibration_is_refit_exactly_from_its_snapshot() -> None:
         assert again["coef"] == pytest.approx(model["coef"], abs=1e-4)
         assert again["intercept"] == pytest.approx(model["intercept"], abs=1e-4)
         assert len(again["curve"]) == len(model["curve"])
+        assert again["best_target"] == model["best_target"]

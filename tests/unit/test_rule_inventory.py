@@ -65,6 +65,6 @@ def test_the_answering_path_gains_no_rules_unmeasured() -> None:
     (docs/evaluation.md). Adding a word list or a pattern means measuring it first and
     raising these numbers in the same change."""
     totals = rule_inventory.totals(rule_inventory.inventory())
-    assert totals["regex_sites"] <= 44
-    assert totals["word_lists"] <= 31
-    assert totals["words"] <= 175
+    assert totals["regex_sites"] <= 35
+    assert totals["word_lists"] <= 26
+    assert totals["words"] <= 161
