@@ -12,6 +12,7 @@ from evals.judge_agreement import SAMPLE, score
 from evals.judges import LLMSupportJudge
 from qa import Assistant
 from qa.core.settings import SEEDS_DIR
+from qa.verify.calibrated import CalibratedDecision
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +33,18 @@ def test_a_detail_the_articles_do_not_give_is_not_invented(real_assistant: Assis
 
 def test_who_reported_a_story_is_answered_and_cited(real_assistant: Assistant) -> None:
     # No author rule lifts the byline any more (measured, docs/evaluation.md): the sentence
-    # that names the reporter is found like any other evidence.
-    answer = real_assistant.ask(
-        "Who reported the KBS World Radio story about Stephen Biegun's trip to Moscow?"
-    )
+    # that names the reporter is found like any other evidence. That is what is tested here;
+    # whether the calibrated decision trusts the draft is its own question (at the default
+    # target this one is withheld, P(right) about 0.3), so the target is 0 for this answer.
+    pipeline = real_assistant.pipeline
+    default = pipeline.calibrated
+    pipeline.calibrated = CalibratedDecision.load(0.0)
+    try:
+        answer = real_assistant.ask(
+            "Who reported the KBS World Radio story about Stephen Biegun's trip to Moscow?"
+        )
+    finally:
+        pipeline.calibrated = default
     assert not answer.abstained and "Albert Kim" in answer.text, answer.text
     cited = [c for c in answer.citations if "Albert Kim" in c.quote]
     assert cited and cited[0].author == "Albert Kim"  # the article's metadata travels along
