@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from evals.risk_coverage import aurc, curve, ece
+from qa.core.settings import Settings
 from qa.verify.calibrated import CALIBRATION_FILE
 from qa.verify.signals import JUDGED_SIGNALS, LOGPROB_SIGNALS, SIGNALS
 
@@ -94,6 +95,20 @@ def updated(rows: list[dict[str, Any]], newer: list[dict[str, Any]]) -> list[dic
     key = {(r["set"], r["id"]): r for r in newer}
     out = [key.pop((r["set"], r["id"]), r) for r in rows]
     return out + list(key.values())
+
+
+def runs_model(runs: Sequence[Path]) -> str:
+    """The answering model the runs were made with (their summary.json), "" when none says;
+    a fit of several models' drafts would hold for none of them, so mixing is refused."""
+    named = set()
+    for run in runs:
+        summary = run / "summary.json"
+        if summary.exists():
+            named.add(json.loads(summary.read_text(encoding="utf-8")).get("model", ""))
+    named.discard("")
+    if len(named) > 1:
+        raise SystemExit(f"the runs were made with different models: {sorted(named)}")
+    return named.pop() if named else ""
 
 
 def released(rows: list[dict[str, Any]], steps: Sequence[str]) -> list[dict[str, Any]]:
@@ -409,6 +424,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="RUN",
         help="with --data: these runs' rows replace the snapshot rows of the same set and id",
     )
+    parser.add_argument(
+        "--model",
+        help="the answering model the drafts came from, as `qa eval` names it "
+        "(default: the runs' summary.json, else the default settings' model)",
+    )
     parser.add_argument("--out", type=Path, default=CALIBRATION_FILE)
     parser.add_argument("--data-out", type=Path, default=DATA_FILE)
     parser.add_argument("--folds", type=int, default=FOLDS)
@@ -426,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give either run folders or --data")
     if args.update and not args.data:
         parser.error("--update replaces rows of a --data snapshot")
+    # The product withholds by this fit's best target only for drafts of this model.
+    model = args.model or runs_model([*args.runs, *args.update]) or Settings().llm_identity()
     rows = read_rows(args.data) if args.data else rows_from_runs(args.runs)
     if args.update:
         rows = updated(rows, rows_from_runs(args.update))
@@ -436,6 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     result = calibrate(released(rows, args.release), args.folds, args.seed)
     result["fitted"]["released_steps"] = args.release
+    result["fitted"]["model"] = model
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     for basis, report in result["cross_validated"].items():
         a = report["all"]

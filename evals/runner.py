@@ -189,7 +189,7 @@ def run_eval(
         "metrics": metrics.summarize(records),
         "settings": {k: v for k, v in settings.flat().items() if k != "home"},
         "settings_hash": settings.fingerprint(),
-        "model": f"{settings.generation.llm_backend}:{settings.generation.llm_model}",
+        "model": settings.llm_identity(),
         "embedder": assistant.embedder.name,
         "support_judge": judge_name,
         "gold": str(gold),

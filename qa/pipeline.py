@@ -125,7 +125,9 @@ class AnswerPipeline:
         ]
         assert tuple(s.name for s in self.steps) == VERIFICATION_STEPS
         self.calibrated = (
-            CalibratedDecision.load(v.target_precision) if CALIBRATION_FILE.exists() else None
+            CalibratedDecision.load(v.target_precision, answering_model=settings.llm_identity())
+            if CALIBRATION_FILE.exists()
+            else None
         )
 
     def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
@@ -387,7 +389,7 @@ class AnswerPipeline:
             raw_text=turn.raw,
             unsupported=list(draft.unsupported),
             settings_hash=s.fingerprint(),
-            model=f"{s.generation.llm_backend}:{s.generation.llm_model}",
+            model=s.llm_identity(),
             decision=decision,
             confidence=estimate.p_right if estimate else None,
             signals=signals,

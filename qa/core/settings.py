@@ -387,6 +387,11 @@ class Settings(BaseSettings):
         """This collection's BM25 index (index/lexical.py)."""
         return self.store.lexical_folder()
 
+    def llm_identity(self) -> str:
+        """The answering model as answers, reports and the calibration name it:
+        "backend:model"."""
+        return f"{self.generation.llm_backend}:{self.generation.llm_model}"
+
     def fingerprint(self) -> str:
         """Short hash of the settings that shape an answer (paths excluded)."""
         data = {k: v for k, v in self.flat().items() if k not in UNHASHED}

@@ -10,6 +10,9 @@ and coverage of the answers it lets through), so a target precision becomes a th
 without refitting: the product answers when P(right) reaches it. Each also carries the
 target the fit found best for it (the highest effective reliability out of fold: +1 for a
 right answer, -1 for a wrong one, 0 for an abstention), used when no target is set.
+The fit is of one answering model's signals (calibration.json's "fitted" "model"): with
+another model and no target set, P(right) is reported but nothing is withheld, since its
+thresholds were never measured there.
 """
 
 from __future__ import annotations
@@ -93,14 +96,24 @@ class CalibratedDecision:
     models: dict[str, LogisticModel]
     target_precision: float | None  # None: each model's own best target
     meta: dict[str, Any]
+    answering_model: str = ""  # the model whose drafts are judged; "" when not known
 
     @classmethod
     def load(
-        cls, target_precision: float | None, path: Path = CALIBRATION_FILE
+        cls,
+        target_precision: float | None,
+        path: Path = CALIBRATION_FILE,
+        answering_model: str = "",
     ) -> CalibratedDecision:
         data = json.loads(path.read_text(encoding="utf-8"))
         models = {name: LogisticModel.from_json(m) for name, m in data["models"].items()}
-        return cls(models, target_precision, data.get("fitted", {}))
+        return cls(models, target_precision, data.get("fitted", {}), answering_model)
+
+    @property
+    def fitted_here(self) -> bool:
+        """The drafts come from the model the fit was made with (or either is unknown)."""
+        fitted = self.meta.get("model", "")
+        return not fitted or not self.answering_model or fitted == self.answering_model
 
     def estimate(self, signals: dict[str, float]) -> Estimate | None:
         """From the model that reads the most of what the signals have: judgements and
@@ -111,7 +124,7 @@ class CalibratedDecision:
                 p = model.p_right(signals)
                 target = self.target_precision
                 if target is None:
-                    target = model.best_target
+                    target = model.best_target if self.fitted_here else 0.0
                 return Estimate(p, basis, model.threshold(target))
         return None
 

@@ -164,9 +164,27 @@ def test_without_a_set_target_each_model_uses_its_own_best() -> None:
     assert _decision(0.0).estimate(dict.fromkeys(SIGNALS, 0.0)).answer  # type: ignore[union-attr]
 
 
+def test_the_best_target_holds_only_for_the_model_it_was_fitted_on() -> None:
+    curve = ((0.2, 0.5, 1.0), (0.6, 0.7, 0.5), (0.9, 0.9, 0.1))
+    models = {"judged": replace(_model(SIGNALS, 1.0, curve), best_target=0.7)}
+    fitted = {"model": "llama_cpp:qwen2.5-coder-1.5b"}
+    signals = dict.fromkeys(SIGNALS, 0.0)  # P(right) 0.5, below the 0.7 target's threshold
+    same = CalibratedDecision(models, None, fitted, "llama_cpp:qwen2.5-coder-1.5b")
+    assert same.fitted_here and not same.estimate(signals).answer  # type: ignore[union-attr]
+    other = CalibratedDecision(models, None, fitted, "openai:llama3")
+    estimate = other.estimate(signals)
+    assert not other.fitted_here and estimate is not None
+    assert estimate.answer and estimate.p_right == 0.5  # reported, never withheld
+    chosen = CalibratedDecision(models, 0.7, fitted, "openai:llama3")  # a target set by hand
+    assert not chosen.estimate(signals).answer  # type: ignore[union-attr]
+
+
 def test_the_shipped_models_carry_their_best_targets() -> None:
     decision = CalibratedDecision.load(None)
     assert 0.6 <= decision.models["judged"].best_target < 1.0  # withholding helped, measured
+    from qa.core.settings import Settings
+
+    assert decision.meta["model"] == Settings.model_construct().llm_identity()  # the default
     assert decision.models["no_logprobs"].curve == ()  # no better than chance
     assert decision.models["no_logprobs"].threshold(0.9) == 0.0
 

@@ -139,6 +139,16 @@ def test_the_cli_writes_a_file_the_product_reads(tmp_path: Path) -> None:
     assert points["none"]["questions"] == 61 and -1 <= points["0.8"]["reliability"] <= 1
     targets = {"none", *map(str, calibrate.TARGETS)}
     assert fitted["cross_validated"]["logprobs"]["best_target"] in targets
+    assert fitted["fitted"]["model"]  # the default settings' model: no summary.json here
+    (run / "summary.json").write_text(json.dumps({"model": "openai:m1"}))
+    assert calibrate.main([str(run), "--out", str(out), "--data-out", str(data)]) == 0
+    assert json.loads(out.read_text())["fitted"]["model"] == "openai:m1"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "scores.jsonl").write_text((run / "scores.jsonl").read_text())
+    (other / "summary.json").write_text(json.dumps({"model": "openai:m2"}))
+    with pytest.raises(SystemExit, match="different models"):
+        calibrate.main([str(run), str(other), "--out", str(out), "--data-out", str(data)])
     decision = CalibratedDecision.load(0.9, out)
     estimate = decision.estimate(_rows(1, seed=7)[0]["signals"])
     assert estimate is not None and 0 < estimate.p_right < 1 and estimate.basis == "judged"
