@@ -371,9 +371,8 @@ def calibrate(rows: list[dict[str, Any]], folds: int = FOLDS, seed: int = SEED) 
             "curve": threshold_curve(p, y) if beats_chance(interval) else [],
         }
         report = cv_report(usable, p, y)
-        thresholds = {k: v["threshold"] for k, v in report["targets"].items()}
-        if not beats_chance(interval):
-            thresholds = {}  # the product answers at every target: so do its operating points
+        # A model no better than chance answers at every target: so do its operating points.
+        thresholds = target_thresholds(p, y) if beats_chance(interval) else {}
         points = operating_points(rows, usable, p, thresholds)
         repeats = [points]
         if thresholds:  # the same fit judged on other fold assignments
