@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="a checkout to count")
     parser.add_argument("--json", action="store_true", help="totals and files as JSON")
     args = parser.parse_args(argv)
+    if not (args.root / "qa").is_dir():
+        print(f"{args.root} has no qa/ folder: give a checkout of this project", file=sys.stderr)
+        return 2
     files = inventory(args.root)
     if args.json:
         detail = [{"path": f.path, "regex_sites": f.regex_sites, "word_lists": len(f.lists)}

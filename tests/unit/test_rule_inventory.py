@@ -68,3 +68,8 @@ def test_the_answering_path_gains_no_rules_unmeasured() -> None:
     assert totals["regex_sites"] <= 35
     assert totals["word_lists"] <= 26
     assert totals["words"] <= 161
+
+
+def test_a_folder_without_the_project_is_a_clear_message(tmp_path: Path, capsys) -> None:
+    assert rule_inventory.main(["--root", str(tmp_path)]) == 2
+    assert "has no qa/ folder" in capsys.readouterr().err
