@@ -16,8 +16,8 @@ from pathlib import Path
 
 from qa.core.markers import strip_markers
 from qa.core.settings import Settings
+from qa.core.text import new_words
 from qa.generate.llm import make_llm
-from qa.verify.answer_check import new_words
 from qa.verify.answer_judge import judge_gives_answer
 
 SAMPLE = Path(__file__).with_name("answer_check_sample.jsonl")

@@ -36,14 +36,17 @@ def date_label(published: str) -> str:
 def lexical_support(answer: str, passage: str, question: str) -> float:
     """Share of the answer's new content words (those the question does not already have;
     all of them when it has every one) that the passage contains."""
-    claimed = content_words(answer)
-    new = claimed - content_words(question)
-    words = new or claimed
+    words = new_words(answer, question) or content_words(answer)
     if not words:
         return 0.0
     present = content_words(passage)
     found = sum(1 for w in words if w in present or prefix_match(w, present))
     return found / len(words)
+
+
+def new_words(answer: str, question: str) -> set[str]:
+    """Content words of the answer that the question does not already contain."""
+    return content_words(answer) - content_words(question)
 
 
 def prefix_match(word: str, present: set[str]) -> bool:

@@ -21,9 +21,9 @@ import logging
 import re
 from typing import Literal
 
-from index.text import content_words
 from qa.core.interfaces import LLM
 from qa.core.markers import strip_markers
+from qa.core.text import new_words
 from qa.core.types import Citation, Draft, Evidence
 from qa.understand.profile import QuestionProfile
 from qa.verify.answer_judge import answer_yes_or_no, extract_span, judge_gives_answer
@@ -104,11 +104,6 @@ class AnswerCheck:
         if not polarity:
             return verified
         return verified.but(text=f"{polarity}. {verified.text}", abstained=False)
-
-
-def new_words(answer: str, question: str) -> set[str]:
-    """Content words of the answer that the question does not already contain."""
-    return content_words(answer) - content_words(question)
 
 
 def near_miss_message(question: str, evidence: list[Evidence]) -> str:

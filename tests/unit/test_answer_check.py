@@ -11,9 +11,10 @@ from unit_helpers import StreamingFake
 
 from evals.judges import LLMSupportJudge
 from qa.core.interfaces import LLMCapabilities
+from qa.core.text import new_words
 from qa.core.types import Draft
 from qa.understand.profile import QuestionProfile
-from qa.verify.answer_check import AnswerCheck, near_miss_message, new_words
+from qa.verify.answer_check import AnswerCheck, near_miss_message
 from qa.verify.answer_judge import ask
 from qa.verify.support import unstated_facts
 
