@@ -210,9 +210,12 @@ class AnswerPipeline:
                 return []
         return evidence
 
-    def _evidence_for(
-        self, turn: _Turn, question: QuestionProfile, search: str, top_n: int
-    ) -> list[Evidence]:
+    def candidates(self, question: str) -> list[Evidence]:
+        """Every candidate sentence retrieval finds for `question` as asked (no history, no
+        decomposition), best first: what the evidence step chooses from. No model call."""
+        return self._ranked(QuestionProfile.of(question, False), question)[1]
+
+    def _ranked(self, question: QuestionProfile, search: str) -> tuple[list[Hit], list[Evidence]]:
         query_vector = self.embedder.embed([question.text])[0]
         search_vector = (
             query_vector if search == question.text else self.embedder.embed([search])[0]
@@ -225,13 +228,18 @@ class AnswerPipeline:
             question=question.text,
             question_vector=query_vector,
         )
+        return hits, ranked_sentences(question, query_vector, hits, self.embedder)
+
+    def _evidence_for(
+        self, turn: _Turn, question: QuestionProfile, search: str, top_n: int
+    ) -> list[Evidence]:
+        hits, ranked = self._ranked(question, search)
         turn.retrieved = merged_sources(turn.retrieved, retrieved_sources(hits))
         turn.retrieval = RetrievalScores(
             max([turn.retrieval.dense_max, *(h.dense for h in hits if h.dense is not None)]),
             max([turn.retrieval.bm25_max, *(h.bm25 for h in hits if h.bm25 is not None)]),
         )
         turn.context.extend(_text_and_header(h) for h in hits)
-        ranked = ranked_sentences(question, query_vector, hits, self.embedder)
         if not relevant_enough(ranked[:top_n], self.settings.evidence.min_relevance):
             return []
         judge = self.settings.evidence.relevance_judge

@@ -112,3 +112,20 @@ def test_qa_ask_verbose_shows_the_decision(qa_env: Path, capsys: pytest.CaptureF
     assert main(["-v", "--collection", "steps-test", "ask", "Who won the 1950 World Cup?"]) == 0
     err = capsys.readouterr().err
     assert "abstained at evidence:" in err
+
+
+def test_candidates_are_what_the_evidence_stage_chooses_from(indexed_assistant: Assistant) -> None:
+    pipeline = _pipeline(indexed_assistant, evidence_sentences=2)
+    question = "Which airline was scheduled to fly an extra flight from Pyongyang to Vladivostok?"
+    candidates = pipeline.candidates(question)
+    assert len(candidates) > 2
+    assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
+    answer = pipeline.stream(question).answer
+    assert answer.citations
+    # With two evidence sentences, every citation falls inside one of the first two candidates.
+    chosen = [(c.article.path, c.span.start, c.span.end) for c in candidates[:2]]
+    for cited in answer.citations:
+        assert any(
+            cited.path == path and start <= cited.start and cited.end <= end
+            for path, start, end in chosen
+        )
