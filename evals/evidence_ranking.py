@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from evals.metrics import normalize_answer
-from evals.runner import eval_collection, load_gold
-from qa import Assistant, Settings
-from qa.generate.relevance import p_relevant
+from evals.runner import corpus_assistant, load_gold
+from qa import Settings
+from qa.generate.relevance import likeliest_first, p_relevant
 
 YES_NO = {"yes", "no"}
 PACK_SETS = ("squad", "mhr")
@@ -54,12 +54,7 @@ def holds_answer(sentence: str, spans: Sequence[str]) -> bool:
 
 
 def collect(gold: Path, corpus: Path, set_name: str, out: Path, candidates: int) -> int:
-    settings = Settings()
-    settings = settings.model_copy(
-        update={"collection": eval_collection(corpus, settings), "default_corpus": corpus}
-    )
-    assistant = Assistant(settings)
-    assistant.index([corpus])
+    assistant, _ = corpus_assistant(corpus, Settings())
     pipeline = assistant.pipeline
     out.parent.mkdir(parents=True, exist_ok=True)
     kept = 0
@@ -103,10 +98,11 @@ def model_p_yes(judge_top: int) -> Scorer:
     """The pipeline's way: P(Yes) reorders the first `judge_top`, the rest keep their rank."""
 
     def score(row: Row) -> list[float]:
-        return [
-            2.0 + float(s["p_yes"]) if s["rank"] < judge_top else -float(s["rank"])
-            for s in row["sentences"]
-        ]
+        sentences = row["sentences"]  # in rank order
+        head = likeliest_first([float(s["p_yes"]) for s in sentences[:judge_top]])
+        order = [*head, *range(len(head), len(sentences))]
+        position = {index: pos for pos, index in enumerate(order)}
+        return [-float(position[i]) for i in range(len(sentences))]
 
     return score
 
@@ -243,7 +239,6 @@ def compare(
     rankers: dict[str, list[list[float]]] = {
         "fused (today)": [fused(r) for r in rows],
         "model P(Yes), first 4": [model_p_yes(4)(r) for r in rows],
-        "model P(Yes), all": [model_p_yes(10**6)(r) for r in rows],
     }
     costs: dict[str, Any] = {
         "model P(Yes) s per sentence (p50)": statistics.median(

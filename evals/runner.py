@@ -20,6 +20,7 @@ from evals import metrics, risk_coverage
 from evals.judges import LLMSupportJudge
 from evals.memory import peak_rss_mb
 from evals.report import write_chart, write_report
+from index.indexer import IndexReport
 from qa import Answer, Assistant, Settings
 from qa.core.errors import UserError
 
@@ -64,6 +65,17 @@ def eval_collection(corpus: Path, settings: Settings) -> str:
     key += f"{settings.indexing.chunk_overlap_sentences}"
     slug = "".join(ch if ch.isalnum() else "-" for ch in corpus.resolve().name)[:30].strip("-")
     return f"eval-{slug or 'corpus'}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def corpus_assistant(
+    corpus: Path, settings: Settings, progress: bool = False
+) -> tuple[Assistant, IndexReport]:
+    """An assistant over `corpus` in its own collection, indexed (unchanged files are kept)."""
+    settings = settings.model_copy(
+        update={"collection": eval_collection(corpus, settings), "default_corpus": corpus}
+    )
+    assistant = Assistant(settings)
+    return assistant, assistant.index([corpus], progress=progress)
 
 
 def score_record(
@@ -156,11 +168,8 @@ def run_eval(
         raise UserError(f"corpus folder {corpus} does not exist")
     rows = load_gold(gold)
     rows = spread_over_types(rows, limit) if limit else rows
-    settings = settings.model_copy(
-        update={"collection": eval_collection(corpus, settings), "default_corpus": corpus}
-    )
-    assistant = Assistant(settings)
-    index_report = assistant.index([corpus], progress=progress)
+    assistant, index_report = corpus_assistant(corpus, settings, progress)
+    settings = assistant.settings
     judge = make_judge(judge_name, assistant, settings)
 
     out.mkdir(parents=True, exist_ok=True)

@@ -35,8 +35,18 @@ def judged_by_model(
     scores = [p_relevant(llm, question, e.text) for e in head]
     if any(s is None for s in scores):
         return ranked[:limit]
-    order = sorted(range(len(head)), key=lambda i: (-(scores[i] or 0.0), i))
-    return [head[i] for i in order][:limit]
+    return [head[i] for i in likeliest_first([s or 0.0 for s in scores])][:limit]
 
 
-__all__ = ["ANSWERS_QUESTION", "RELEVANCE_QUESTION", "judged_by_model", "p_relevant"]
+def likeliest_first(p_yes: list[float]) -> list[int]:
+    """Indexes by P(Yes), the likeliest first; ties keep the ranking's order."""
+    return sorted(range(len(p_yes)), key=lambda i: (-p_yes[i], i))
+
+
+__all__ = [
+    "ANSWERS_QUESTION",
+    "RELEVANCE_QUESTION",
+    "judged_by_model",
+    "likeliest_first",
+    "p_relevant",
+]
