@@ -125,6 +125,13 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
     }
 
 
+def _passing_share(retriever: Any, filters: Any, size: int) -> float:
+    """The share of the collection's chunks a filter lets through."""
+    catalog = retriever.catalog()
+    allowed = catalog.allowed_paths(filters)
+    return round(sum(r.chunks for r in catalog.records if r.path in allowed) / size, 3)
+
+
 def retrieval_scale(
     home: str, sizes: list[int], queries: int, chroma_url: str | None = None, **_: Any
 ) -> dict[str, Any]:
@@ -132,6 +139,7 @@ def retrieval_scale(
     from index.embedding import make_embedder
     from index.lexical import LexicalIndex
     from index.store import ChunkStore, open_client
+    from qa.retrieve.filters import ArticleFilter
     from qa.retrieve.hybrid import HybridRetriever
 
     embedder = make_embedder("minilm", 32)
@@ -158,11 +166,19 @@ def retrieval_scale(
         started = time.perf_counter()
         retriever.retrieve(questions[0], settings.retrieval.top_k, query_vector=qvecs[0])
         first_s = time.perf_counter() - started  # opens the saved BM25 index: no rebuild
-        hybrid, dense, bm25 = [], [], []
+        # A date filter that lets about half of the dated articles through, applied inside
+        # both searches (the catalog of files is read on its first use, like a first query).
+        since = workloads.median_day(base_chunks)
+        filters = ArticleFilter.of(since=since)
+        retriever.retrieve(questions[0], settings.retrieval.top_k, qvecs[0], filters)
+        hybrid, dense, bm25, filtered = [], [], [], []
         for q, v in zip(questions, qvecs, strict=True):
             t0 = time.perf_counter()
             retriever.retrieve(q, settings.retrieval.top_k, query_vector=v)
             hybrid.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            retriever.retrieve(q, settings.retrieval.top_k, query_vector=v, filters=filters)
+            filtered.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             store.query(v, settings.retrieval.top_k)
             dense.append(time.perf_counter() - t0)
@@ -176,6 +192,8 @@ def retrieval_scale(
             "bm25_segments": len(lexical.current().segments),
             "first_query_s": round(first_s, 3),
             "hybrid_ms": {k: _ms(v) for k, v in _latency_summary(hybrid).items()},
+            "filtered_ms": {k: _ms(v) for k, v in _latency_summary(filtered).items()},
+            "filter": {"since": since, "share": _passing_share(retriever, filters, size)},
             "dense_ms": {k: _ms(v) for k, v in _latency_summary(dense).items()},
             "bm25_ms": {k: _ms(v) for k, v in _latency_summary(bm25).items()},
             "bm25_disk_mb": _disk_mb(folder),

@@ -91,6 +91,12 @@ def base_chunks(embedder: Embedder) -> tuple[list[Chunk], np.ndarray]:
     return chunks, vectors
 
 
+def median_day(chunks: list[Chunk]) -> str:
+    """The median publication day of the dated chunks ("2023-10-21")."""
+    days = sorted(c.published[:10] for c in chunks if c.published[:10].count("-") == 2)
+    return days[len(days) // 2] if days else "1970-01-01"
+
+
 def _copy(chunk: Chunk, copy: int) -> Chunk:
     """Copy `copy` of a real chunk: its own id, and its own file (so files can be updated
     and deleted one by one, as in a real collection)."""

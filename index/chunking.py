@@ -89,6 +89,7 @@ def chunk_article(article: Article, chunk_words: int = 90, overlap: int = 1) -> 
                     byline_text=article.text[article.byline.start : article.byline.end]
                     if article.byline
                     else "",
+                    url=article.url,
                     sentences=list(members),
                     sentence_texts=[article.text[s.start : s.end] for s in members],
                 )

@@ -22,9 +22,10 @@ from index.loaders import LoadError, iter_article_files, load_article, sha256_by
 from index.store import FileRecord, Store
 from index.types import Article, Chunk
 
-# Raised when loading reads more from a file (2: the author and byline), so files indexed
-# before are read again once, even though their bytes did not change.
-EXTRACTION_VERSION = 2
+# Raised when loading reads more from a file (2: the author and byline; 3: web pages read
+# with trafilatura and their URL), so files indexed before are read again once, even though
+# their bytes did not change.
+EXTRACTION_VERSION = 3
 # Chunks staged for BM25 before a long run commits them (memory stays bounded).
 LEXICAL_COMMIT_DOCS = 50_000
 
@@ -176,6 +177,8 @@ def _flush(
                 chunks=len(chunks),
                 author=article.author,
                 extraction=EXTRACTION_VERSION,
+                url=article.url,
+                feed=article.feed,
             )
             for article, chunks, _ in pending
         ]

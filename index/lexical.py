@@ -86,6 +86,7 @@ class Segment:
         self.ids = load("ids")
         self.file_of = load("file_of")
         self.deleted_files = deleted_files
+        self._paths: list[str] | None = None
         self.deleted = (
             np.isin(self.file_of, np.asarray(deleted_files, dtype=np.int32))
             if deleted_files
@@ -112,6 +113,17 @@ class Segment:
     def files(self) -> list[tuple[str, str]]:
         rows = json.loads((self.folder / "files.json").read_text(encoding="utf-8"))
         return [(str(p), str(s)) for p, s in rows]
+
+    def excluded(self, allowed_paths: frozenset[str] | None) -> np.ndarray | None:
+        """Documents a search must not return: deleted ones, and with `allowed_paths` those
+        of every other file (a filter applied inside the search, not after it)."""
+        if allowed_paths is None:
+            return self.deleted
+        if self._paths is None:  # a segment never changes, so its file list is read once
+            self._paths = [p for p, _ in self.files()]
+        allowed = [i for i, p in enumerate(self._paths) if p in allowed_paths]
+        outside = ~np.isin(self.file_of, np.asarray(allowed, dtype=np.int32))
+        return outside if self.deleted is None else outside | self.deleted
 
 
 _NO_DOCS = np.zeros(0, dtype=np.int32)
@@ -200,8 +212,11 @@ class LexicalIndex:
         raise AssertionError("unreachable")
 
     # --- search ---------------------------------------------------------------------------
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        """The `n` best chunks for `query` by BM25, as (chunk id, score), best first."""
+    def search(
+        self, query: str, n: int, allowed_paths: frozenset[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The `n` best chunks for `query` by BM25, as (chunk id, score), best first; with
+        `allowed_paths`, only chunks of those files (statistics stay collection-wide)."""
         view = self.current()
         terms = query_terms(query)
         if not view.segments or not terms or n <= 0 or not view.live_docs:
@@ -218,7 +233,8 @@ class LexicalIndex:
         best: list[tuple[float, str]] = []
         for i, (seg, norm) in enumerate(zip(view.segments, view.norms, strict=True)):
             here = {h: postings[h][i] for h in weights}
-            best += _segment_top(seg, norm, here, weights, view.live_docs, n)
+            excluded = seg.excluded(allowed_paths)
+            best += _segment_top(seg, norm, here, weights, view.live_docs, n, excluded)
         best.sort(key=lambda pair: (-pair[0], pair[1]))
         return [(cid, score) for score, cid in best[:n]]
 
@@ -235,6 +251,7 @@ def _segment_top(
     weights: dict[int, float],
     live_docs: int,
     n: int,
+    excluded: np.ndarray | None,
 ) -> list[tuple[float, str]]:
     """The segment's n best documents, exactly as full scoring would rank them.
 
@@ -248,8 +265,8 @@ def _segment_top(
     scores = np.zeros(seg.size, dtype=np.float32)
     for h in rare:
         _add_term(scores, lists[h], weights[h], norm)
-    if seg.deleted is not None:
-        scores[seg.deleted] = 0.0
+    if excluded is not None:
+        scores[excluded] = 0.0
     if common and rare:
         found = np.flatnonzero(scores)
         for h in common:
@@ -271,8 +288,8 @@ def _segment_top(
             _add_term(scores, lists[h], weights[h], norm)
     for h in common:
         _add_term(scores, lists[h], weights[h], norm)
-    if seg.deleted is not None:
-        scores[seg.deleted] = 0.0
+    if excluded is not None:
+        scores[excluded] = 0.0
     return _top(seg, scores, n)
 
 

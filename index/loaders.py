@@ -15,7 +15,7 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from index.boilerplate import article_body
+from index.boilerplate import GOOD_MIN_WORDS, article_body
 from index.errors import UserError
 from index.metadata import find_author, find_outlet, find_published, find_title
 from index.types import Article
@@ -89,14 +89,33 @@ def _text_article(path: Path, text: str, sha: str, kind: str) -> Article:
     )
 
 
-def _html_article(path: Path, data: bytes, sha: str) -> Article:
-    from index.html_text import html_to_text
+# Which reader turns a web page into article text: chosen by measurement on saved pages and
+# the seeds (docs/evaluation.md, "Reading web pages"; `python -m evals.extraction`).
+HTML_READER = "trafilatura"
 
-    page = html_to_text(decode_text(data, path.name))
+
+def _html_article(path: Path, data: bytes, sha: str, reader: str = "") -> Article:
+    """trafilatura finds the main text, then the boilerplate step (as for text files) keeps
+    the article's prose out of what it found: together they read saved pages best
+    (docs/evaluation.md, "Reading web pages")."""
+    from index.html_text import extract_with_trafilatura, html_to_text
+
+    html = decode_text(data, path.name)
+    page = extract_with_trafilatura(html) if (reader or HTML_READER) == "trafilatura" else None
+    # Less than a sentence found (a page of menus): read every visible block instead, and
+    # let the boilerplate step say whether there is an article.
+    if page is None or len(page.text.split()) < GOOD_MIN_WORDS or not article_body(page.text):
+        page = html_to_text(html)
     article = _text_article(path, page.text, sha, "html")
     article.title = page.title or article.title
+    if page.main_text_only and not page.outlet:
+        # The footer's "© Outlet" is outside the main text: look for it in the whole page.
+        whole = html_to_text(html).text
+        page.outlet = find_outlet(whole, article_body(whole)) or page.site_name
     article.outlet = page.outlet or article.outlet
     article.published = page.published or article.published
+    article.author = article.author or page.author
+    article.updated, article.url, article.feed = page.updated, page.url, page.feed
     return article
 
 
@@ -126,8 +145,11 @@ def _pdf_article(path: Path, data: bytes, sha: str) -> Article:
     return article
 
 
-def load_article(path: str | os.PathLike[str], max_bytes: int = 50_000_000) -> Article:
-    """Load one article file; raises LoadError with a clear message on any problem."""
+def load_article(
+    path: str | os.PathLike[str], max_bytes: int = 50_000_000, html_reader: str = ""
+) -> Article:
+    """Load one article file; raises LoadError with a clear message on any problem.
+    `html_reader` ("trafilatura" or "blocks") overrides HTML_READER (for measuring)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -155,7 +177,7 @@ def load_article(path: str | os.PathLike[str], max_bytes: int = 50_000_000) -> A
     if looks_binary(data) and not data.startswith(tuple(b for b, _ in _UTF16_32_BOMS)):
         raise LoadError(f"{path.name}: looks like a binary file, not text")
     if suffix in (".html", ".htm"):
-        return _html_article(path, data, sha)
+        return _html_article(path, data, sha, html_reader)
     return _text_article(path, decode_text(data, path.name), sha, suffix.lstrip("."))
 
 

@@ -27,9 +27,17 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from index.types import Chunk, Span
 
 # Recorded in the collection's metadata; a collection without it may hold legacy records.
-LAYOUT = "llama-index-textnode-1"
+# Layout 2 adds `published_day`, the number date filters compare (Chroma compares numbers only).
+LAYOUT = "llama-index-textnode-2"
 # Bookkeeping that neither the embedder nor an LLM should read as part of a node's text.
-_HIDDEN_KEYS = ["path", "file_sha256", "sentences", "byline", "byline_text"]
+_HIDDEN_KEYS = ["path", "file_sha256", "sentences", "byline", "byline_text", "published_day"]
+
+
+def published_day(published: str) -> int:
+    """ "2019-04-23T22:13:00+05:30" -> 20190423, the day as a number that sorts like the
+    date; 0 when the date is unknown or unreadable."""
+    digits = published[:10].replace("-", "")
+    return int(digits) if len(digits) == 8 and digits.isdigit() else 0
 
 
 def file_node_id(path: str) -> str:
@@ -76,8 +84,10 @@ def chunk_to_node(chunk: Chunk) -> TextNode:
         "title": chunk.title,
         "outlet": chunk.outlet,
         "published": chunk.published,
+        "published_day": published_day(chunk.published),
         "file_sha256": chunk.file_sha256,
         "author": chunk.author,
+        "url": chunk.url,
         # The author's line, quotable like a sentence: [start, end] in the article, and text.
         "byline": json.dumps([chunk.byline.start, chunk.byline.end] if chunk.byline else []),
         "byline_text": chunk.byline_text,
@@ -116,6 +126,7 @@ def _chunk(id_: str, text: str, start: int, end: int, meta: dict[str, Any]) -> C
         published=str(meta.get("published") or ""),
         file_sha256=str(meta.get("file_sha256") or ""),
         author=str(meta.get("author") or ""),
+        url=str(meta.get("url") or ""),
         byline=Span(byline[0], byline[1]) if len(byline) == 2 else None,
         byline_text=str(meta.get("byline_text") or ""),
         sentences=[Span(start + a, start + b) for a, b in rel],
@@ -130,6 +141,11 @@ def chroma_metadata(chunk: Chunk) -> dict[str, Any]:
 
 def is_legacy(meta: dict[str, Any]) -> bool:
     return "_node_content" not in meta
+
+
+def needs_rewrite(meta: dict[str, Any]) -> bool:
+    """A record written before the current layout: legacy, or without `published_day`."""
+    return is_legacy(meta) or "published_day" not in meta
 
 
 def chunk_from_record(id_: str, text: str, meta: dict[str, Any]) -> Chunk:

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.errors import UserError
-from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, is_legacy
+from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, needs_rewrite
 from index.retry import Retry
 from index.types import Chunk
 
@@ -65,6 +65,8 @@ class FileRecord:
     author: str = ""
     # What version of metadata extraction read the file: an older one is read again.
     extraction: int = 0
+    url: str = ""  # where the article was fetched from ("" for a local file)
+    feed: str = ""  # the feed that listed it ("" when not from a feed)
 
 
 @dataclass
@@ -131,7 +133,9 @@ class Store(Protocol):
     def put_files(self, records: Sequence[FileRecord]) -> None: ...
     def file_records(self) -> dict[str, FileRecord]: ...
     def count(self) -> int: ...
-    def query(self, embedding: np.ndarray, n: int) -> list[StoredHit]: ...
+    def query(
+        self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[StoredHit]: ...
     def iter_chunks(self, page: int = 5000) -> Iterator[Chunk]: ...
     def chunks_of(self, paths: Sequence[str]) -> list[Chunk]: ...
     def get_chunks(self, ids: Sequence[str]) -> list[Chunk]: ...
@@ -180,7 +184,8 @@ class ChunkStore:
             self._migrate_to_nodes()
 
     def _migrate_to_nodes(self) -> None:
-        """Rewrite legacy records (offsets in metadata keys) as llama-index nodes, in place.
+        """Rewrite older records (offsets in metadata keys, or no `published_day`) as
+        llama-index nodes of the current layout, in place.
 
         Embeddings and ids are kept, so nothing is re-embedded; each page is an idempotent
         upsert, so an interrupted migration simply continues on the next open."""
@@ -201,12 +206,12 @@ class ChunkStore:
                 for i, d, m, e in zip(
                     got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
                 )
-                if is_legacy(m)
+                if needs_rewrite(m)
             ]
             if rows and not legacy:
                 log.warning(
-                    "collection %r holds chunks in the old layout; rewriting them as "
-                    "llama-index nodes (no re-embedding)",
+                    "collection %r holds chunks in an older layout; rewriting them as "
+                    "llama-index nodes with a filterable date (no re-embedding)",
                     self.name,
                 )
             if rows:
@@ -312,7 +317,10 @@ class ChunkStore:
     def count(self) -> int:
         return int(self._call("counting chunks", self.chunks.count))
 
-    def query(self, embedding: np.ndarray, n: int) -> list[StoredHit]:
+    def query(
+        self, embedding: np.ndarray, n: int, where: dict[str, Any] | None = None
+    ) -> list[StoredHit]:
+        """The `n` nearest chunks; with `where` (a Chroma filter), the nearest that pass it."""
         # No count() first: an empty collection answers with no hits, and counting a million
         # chunks on every question costs more than the search.
         if n <= 0:
@@ -323,6 +331,7 @@ class ChunkStore:
                 query_embeddings=[embedding.tolist()],
                 n_results=n,
                 include=["documents", "metadatas", "distances"],
+                **({"where": where} if where else {}),
             ),
         )
         return [

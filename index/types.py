@@ -24,6 +24,7 @@ class ArticleInfo:
     outlet: str = ""
     published: str = ""  # ISO 8601 date or datetime, "" when unknown
     author: str = ""
+    url: str = ""  # the article on the web, when it came from there
 
     def metadata(self) -> dict[str, str]:
         return {
@@ -33,6 +34,7 @@ class ArticleInfo:
             "outlet": self.outlet,
             "published": self.published,
             "author": self.author,
+            "url": self.url,
         }
 
 
@@ -56,6 +58,9 @@ class Article:
     kind: str = "txt"
     author: str = ""  # the reporter, from a byline or sign-off; "" when the text names none
     byline: Span | None = None  # where the text names the author (quotable)
+    url: str = ""  # where a fetched page came from (or a saved page's canonical address)
+    feed: str = ""  # the feed that listed it
+    updated: str = ""  # when the page says it was last updated, if not when first published
 
     def body_text(self) -> str:
         return "\n\n".join(self.text[s.start : s.end] for s in self.body)
@@ -78,6 +83,7 @@ class Chunk:
     author: str = ""
     byline: Span | None = None  # the author's line in the article (offsets into it)
     byline_text: str = ""
+    url: str = ""
     # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
     sentences: list[Span] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
@@ -85,5 +91,5 @@ class Chunk:
     @property
     def article(self) -> ArticleInfo:
         return ArticleInfo(
-            self.source, self.path, self.title, self.outlet, self.published, self.author
+            self.source, self.path, self.title, self.outlet, self.published, self.author, self.url
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from index.indexer import IndexReport
-    from qa.assistant import ABSTAIN_TEXT, Assistant, Conversation, InputError
+    from qa.assistant import ABSTAIN_TEXT, ArticleFilter, Assistant, Conversation, InputError
     from qa.core.answer_stream import AnswerStream
     from qa.core.errors import UserError
     from qa.core.settings import Settings
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "ABSTAIN_TEXT": "qa.assistant",
     "Answer": "qa.core.types",
+    "ArticleFilter": "qa.retrieve.filters",
     "AnswerStream": "qa.core.answer_stream",
     "Assistant": "qa.assistant",
     "Citation": "qa.core.types",
@@ -37,6 +38,7 @@ __all__ = [
     "ABSTAIN_TEXT",
     "Answer",
     "AnswerStream",
+    "ArticleFilter",
     "Assistant",
     "Citation",
     "Conversation",

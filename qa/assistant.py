@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.embedding import Embedder, embedder_from_settings
+from index.feeds import FeedList, FeedRefresh
 from index.indexer import IndexReport, index_paths
 from index.lexical import LexicalIndex
 from index.lexical_sync import in_step
@@ -20,6 +21,7 @@ from index.lexical_sync import sync as sync_lexical
 from index.lexical_writer import LexicalWriter
 from index.locking import IndexBusyError, collection_lock
 from index.store import ChunkStore, FileRecord, open_client
+from index.web import FetchError, fetch, is_url, save_page
 from qa.conversation import Conversation
 from qa.core.answer_stream import AnswerStream
 from qa.core.errors import InputError
@@ -28,6 +30,8 @@ from qa.core.settings import Settings
 from qa.core.types import Answer
 from qa.generate.llm import make_llm
 from qa.pipeline import ABSTAIN_TEXT, AnswerPipeline
+from qa.retrieve.catalog import Catalog
+from qa.retrieve.filters import ArticleFilter
 from qa.understand.question import clean_question
 
 if TYPE_CHECKING:
@@ -105,7 +109,7 @@ class Assistant:
     def retriever(self) -> BaseRetriever:
         with self._building:
             if self._retriever is None:
-                from qa.retrieve.node_retriever import HybridNodeRetriever
+                from qa.retrieve.node_retriever import HybridNodeRetriever, settings_filter
 
                 r = self.settings.retrieval
                 self._retriever = HybridNodeRetriever(
@@ -116,6 +120,7 @@ class Assistant:
                     hybrid=r.hybrid,
                     candidates=r.candidates,
                     rrf_k=r.rrf_k,
+                    filters=settings_filter(self.settings),
                 )
         return self._retriever
 
@@ -140,6 +145,41 @@ class Assistant:
 
     # --- indexing ---------------------------------------------------------------------------
     def index(self, paths: Sequence[str | Path], progress: bool = False) -> IndexReport:
+        """Index files, folders and web pages (http:// or https:// addresses: each is
+        fetched, kept under the data directory and indexed like a file)."""
+        urls = [str(p) for p in paths if is_url(str(p))]
+        files: list[str | Path] = [p for p in paths if not is_url(str(p))]
+        failed: list[tuple[str, str]] = []
+        for url in urls:
+            try:
+                files.append(save_page(self.feed_list().pages, fetch(url)))
+            except FetchError as exc:
+                failed.append((url, str(exc).removeprefix(f"{url}: ")))
+        report = self._index_files(files, progress) if files else IndexReport()
+        report.skipped[:0] = failed
+        return report
+
+    def feed_list(self) -> FeedList:
+        """The feeds this collection follows (`qa feed add|refresh|list|remove`)."""
+        return FeedList(self.settings.store.home, self.settings.store.collection)
+
+    def add_feed(self, url: str, progress: bool = False) -> tuple[FeedRefresh, IndexReport]:
+        """Follow an RSS or Atom feed and index its items now."""
+        feeds = self.feed_list()
+        feeds.add(url)
+        reports, index_report = self.refresh_feeds([url.strip()], progress, feeds)
+        return reports[0], index_report
+
+    def refresh_feeds(
+        self, urls: list[str] | None = None, progress: bool = False, feeds: FeedList | None = None
+    ) -> tuple[list[FeedRefresh], IndexReport]:
+        """Fetch what is new or changed in the feeds (default: all) and index it."""
+        feeds = feeds or self.feed_list()
+        reports, pages = feeds.refresh(urls)
+        index_report = self._index_files(list(pages), progress) if pages else IndexReport()
+        return reports, index_report
+
+    def _index_files(self, paths: Sequence[str | Path], progress: bool) -> IndexReport:
         s = self.settings
         with collection_lock(s.store.home, s.store.collection):
             # Catch BM25 up with the store first if an earlier run was killed.
@@ -189,12 +229,28 @@ class Assistant:
         return sorted(self.store.file_records().values(), key=lambda r: r.source)
 
     # --- answering --------------------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        return self.stream(question, history).answer
+    def ask(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        filters: ArticleFilter | None = None,
+    ) -> Answer:
+        """`filters`: answer only from these articles (dates, outlets, authors), in place
+        of the settings' `since`/`until`/`outlets`/`authors`."""
+        return self.stream(question, history, filters).answer
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        filters: ArticleFilter | None = None,
+    ) -> AnswerStream:
         """Iterate for the reply's text as the model writes it; then `.answer` is verified."""
-        return self.pipeline.stream(question, history)
+        return self.pipeline.stream(question, history, filters)
+
+    def outlets(self) -> list[str]:
+        """The outlets a filter can name in this collection."""
+        return Catalog.of(self.store.file_records().values()).outlets()
 
     def as_query_engine(self, **kwargs: Any) -> VerifiedQueryEngine:
         from qa.engines import VerifiedQueryEngine
@@ -265,4 +321,11 @@ def _as_llama_index(llm: LLM, settings: Settings) -> LlamaIndexLLM:
     )
 
 
-__all__ = ["ABSTAIN_TEXT", "Assistant", "Conversation", "InputError", "clean_question"]
+__all__ = [
+    "ABSTAIN_TEXT",
+    "ArticleFilter",
+    "Assistant",
+    "Conversation",
+    "InputError",
+    "clean_question",
+]

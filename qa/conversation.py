@@ -10,6 +10,7 @@ from qa.core.types import Answer
 
 if TYPE_CHECKING:
     from qa.assistant import Assistant
+    from qa.retrieve.filters import ArticleFilter
 
 # Turns kept for follow-up rewriting: enough for "and what about him?" chains, short enough
 # that the rewrite prompt stays small.
@@ -26,13 +27,20 @@ def add_turn(history: History, answer: Answer, max_turns: int = HISTORY_TURNS) -
 class Conversation:
     """Remembers questions and answers so follow-ups can be rewritten."""
 
-    def __init__(self, assistant: Assistant, max_turns: int = HISTORY_TURNS) -> None:
+    def __init__(
+        self,
+        assistant: Assistant,
+        max_turns: int = HISTORY_TURNS,
+        filters: ArticleFilter | None = None,
+    ) -> None:
         self.assistant = assistant
         self.history: History = []
         self.max_turns = max_turns
+        self.filters = filters  # kept for every turn (dates, outlets, authors)
 
     def stream(self, question: str) -> AnswerStream:
-        return AnswerStream(self._remembering(self.assistant.stream(question, self.history)))
+        asked = self.assistant.stream(question, self.history, self.filters)
+        return AnswerStream(self._remembering(asked))
 
     def _remembering(self, stream: AnswerStream) -> Generator[str, None, Answer]:
         yield from stream

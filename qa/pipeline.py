@@ -28,7 +28,8 @@ import logging
 import math
 import time
 from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -41,15 +42,19 @@ from qa.core.settings import Settings
 from qa.core.text import date_label
 from qa.core.types import Answer, Draft, Evidence, RetrievedSource
 from qa.evidence.injection import looks_like_instruction
+from qa.evidence.recency import newest_first
 from qa.evidence.select import grouped_by_article, ranked_sentences, relevant_enough
 from qa.generate.prompts import answer_messages
 from qa.generate.relevance import judged_by_model
 from qa.retrieve.chunks import retrieve_hits
+from qa.retrieve.filters import ArticleFilter, EmptyRange
 from qa.retrieve.hybrid import Hit
+from qa.retrieve.node_retriever import HybridNodeRetriever, settings_filter
 from qa.understand.profile import QuestionProfile
 from qa.understand.question import clean_question
 from qa.understand.question_kind import split_polarity
 from qa.understand.rewrite import standalone_question
+from qa.understand.time_window import asks_latest, question_window, without_names
 from qa.verify.answer_check import AnswerCheck
 from qa.verify.answer_judge import answer_yes_or_no
 from qa.verify.calibrated import CALIBRATION_FILE, CalibratedDecision
@@ -92,6 +97,8 @@ class _Turn:
     retrieval: RetrievalScores = field(default_factory=RetrievalScores)
     prompt: list[Message] = field(default_factory=list)  # the answer's prompt
     reply_logprobs: list[TokenLogprob] = field(default_factory=list)
+    asked_filter: ArticleFilter | None = None  # given with the call (else the settings')
+    filters: ArticleFilter = field(default_factory=ArticleFilter)  # what retrieval applies
 
     def lap(self, name: str, since: float) -> None:
         self.timings[name] = time.perf_counter() - since
@@ -130,17 +137,31 @@ class AnswerPipeline:
             else None
         )
 
-    def stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> AnswerStream:
-        return AnswerStream(self._stages(question, list(history)))
+    def stream(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]] = (),
+        filters: ArticleFilter | None = None,
+    ) -> AnswerStream:
+        """`filters` (dates, outlets, authors) replace the settings' filter for this answer."""
+        return AnswerStream(self._stages(question, list(history), filters))
 
     def _stages(
-        self, question: str, history: list[tuple[str, str]]
+        self, question: str, history: list[tuple[str, str]], filters: ArticleFilter | None
     ) -> Generator[str, None, Answer]:
         turn = _Turn(
             clean_question(question, self.settings.question.max_question_chars),
             time.perf_counter(),
+            asked_filter=filters,
         )
         self._understand(turn, history)
+        try:
+            turn.filters = self._filters_for(turn)
+        except EmptyRange as exc:
+            turn.no_evidence = str(exc)
+            draft = Draft(f"No indexed article can answer this: {exc}.", [], True, reason=str(exc))
+            yield draft.text
+            return self._decide(turn, draft, "filters")
         evidence = self._gather_evidence(turn)
         if not evidence:
             draft = self._nothing_to_read(turn)
@@ -171,6 +192,30 @@ class AnswerPipeline:
                 turn.search = f"{turn.query} {history[-1][0]}"
         turn.profile = QuestionProfile.of(turn.query, self.settings.question.decompose)
 
+    def _filters_for(self, turn: _Turn) -> ArticleFilter:
+        """The call's filter (else the retriever's or the settings'), narrowed to the window
+        a relative date in the question names ("last week"), and newest-first when it asks
+        for the latest. Outlet and author names as the collection spells them."""
+        ours = self.retriever if isinstance(self.retriever, HybridNodeRetriever) else None
+        catalog = ours.search.catalog() if ours else None
+        base = turn.asked_filter
+        if base is None:
+            base = ours.filters if ours else settings_filter(self.settings)
+        if catalog is not None and not base.empty:
+            base = catalog.resolve(base)
+        if not self.settings.question.question_dates:
+            return base
+        names = tuple(catalog.outlets()) if catalog else ()
+        live = catalog is None or catalog.live
+        reference = date.today() if live else (catalog.newest() if catalog else None)
+        window = question_window(turn.query, reference or date.today(), names)
+        if window:
+            log.info("the question names %s", window.describe())
+            base = base.narrowed(window.since, window.until, window.describe())
+        if asks_latest(without_names(turn.query, names)):
+            base = replace(base, latest=True)
+        return base
+
     # --- retrieve and evidence ----------------------------------------------------------------
     def _gather_evidence(self, turn: _Turn) -> list[Evidence]:
         """Retrieve chunks, run the postprocessors, keep the best sentences. A question that
@@ -194,6 +239,9 @@ class AnswerPipeline:
                     found.setdefault(e.key, e)
             evidence = grouped_by_article(sorted(found.values(), key=lambda e: -e.score))
         turn.lap("retrieve", started)
+        if not evidence and not turn.filters.empty and not turn.retrieved:
+            turn.no_evidence = f"no indexed article matches {turn.filters.describe()}"
+            return []
         if not evidence:
             turn.no_evidence = "no retrieved sentence is relevant enough (min_relevance)"
             return []
@@ -215,7 +263,12 @@ class AnswerPipeline:
         decomposition), best first: what the evidence step chooses from. No model call."""
         return self._ranked(QuestionProfile.of(question, False), question)[1]
 
-    def _ranked(self, question: QuestionProfile, search: str) -> tuple[list[Hit], list[Evidence]]:
+    def _ranked(
+        self,
+        question: QuestionProfile,
+        search: str,
+        filters: ArticleFilter | None = None,
+    ) -> tuple[list[Hit], list[Evidence]]:
         query_vector = self.embedder.embed([question.text])[0]
         search_vector = (
             query_vector if search == question.text else self.embedder.embed([search])[0]
@@ -227,13 +280,16 @@ class AnswerPipeline:
             search_vector=search_vector,
             question=question.text,
             question_vector=query_vector,
+            filters=filters,
         )
         return hits, ranked_sentences(question, query_vector, hits, self.embedder)
 
     def _evidence_for(
         self, turn: _Turn, question: QuestionProfile, search: str, top_n: int
     ) -> list[Evidence]:
-        hits, ranked = self._ranked(question, search)
+        hits, ranked = self._ranked(question, search, turn.filters)
+        if turn.filters.latest:
+            ranked = newest_first(ranked, self.settings.evidence.min_relevance)
         turn.retrieved = merged_sources(turn.retrieved, retrieved_sources(hits))
         turn.retrieval = RetrievalScores(
             max([turn.retrieval.dense_max, *(h.dense for h in hits if h.dense is not None)]),
@@ -248,7 +304,9 @@ class AnswerPipeline:
 
     def _nothing_to_read(self, turn: _Turn) -> Draft:
         text = ABSTAIN_TEXT
-        if turn.missing:
+        if not turn.filters.empty and not turn.retrieved:
+            text = f"No indexed article matches {turn.filters.describe()}, so none answers this."
+        elif turn.missing:
             named = ", ".join(f"'{w}'" for w in turn.missing)
             text = f"The indexed articles never mention {named}, so they don't answer this."
         return Draft(text, [], True, reason=turn.no_evidence)

@@ -22,6 +22,7 @@ from qa.conversation import add_turn  # noqa: E402
 from qa.core.errors import UserError  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
 from qa.core.types import Answer  # noqa: E402
+from qa.retrieve.filters import ArticleFilter  # noqa: E402
 from ui import render  # noqa: E402
 from ui.service import UPLOAD_TYPES, ChatService, check_collection_name  # noqa: E402
 
@@ -67,6 +68,18 @@ def build_app(service: ChatService) -> gr.Blocks:
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                     stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+                with gr.Row(elem_id="filters"):
+                    since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", scale=1,
+                                       elem_id="since", max_length=10)  # fmt: skip
+                    until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", scale=1,
+                                       elem_id="until", max_length=10)  # fmt: skip
+                    outlets = gr.Dropdown(
+                        choices=service.outlets(),
+                        multiselect=True,
+                        label="Outlets (all when none is picked)",
+                        scale=2,
+                        elem_id="outlets",
+                    )
                 with gr.Row():
                     clear = gr.Button("New conversation", size="sm")
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
@@ -94,6 +107,16 @@ def build_app(service: ChatService) -> gr.Blocks:
             )
             add = gr.Button("Add to collection", variant="primary", elem_id="add")
             upload_summary = gr.Markdown(elem_id="upload-summary")
+            with gr.Row():
+                web_address = gr.Textbox(
+                    label="Add a feed (RSS or Atom) or a web page: its address",
+                    placeholder="https://…/feed.xml or https://…/article.html",
+                    scale=4,
+                    elem_id="web-address",
+                )
+                add_web = gr.Button("Add", scale=1, elem_id="add-web")
+                refresh_feeds = gr.Button("Refresh feeds", scale=1, elem_id="refresh-feeds")
+            web_summary = gr.Markdown(elem_id="web-summary")
         with gr.Tab("Indexed articles"):
             table = gr.Dataframe(headers=render.INDEX_HEADERS, interactive=False, wrap=True)
         with gr.Accordion("Settings", open=False):
@@ -117,6 +140,9 @@ def build_app(service: ChatService) -> gr.Blocks:
             coll: str,
             k: int,
             model_name: str,
+            since_day: str,
+            until_day: str,
+            picked: list[str] | None,
             request: gr.Request,
         ) -> Iterator[tuple[Messages, str, list, str]]:
             turn = next(turns_started)
@@ -127,7 +153,13 @@ def build_app(service: ChatService) -> gr.Blocks:
             yield chat, panel, turns, ""
             answer: Answer | None = None
             shown = ""
-            stream = service.stream(text, turns, coll, int(k), model_name)
+            try:
+                filters = page_filter(since_day, until_day, picked)
+                stream = service.stream(text, turns, coll, int(k), model_name, filters)
+            except Exception as exc:
+                chat[-1] = {"role": "assistant", "content": _error_text(exc)}
+                yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
+                return
             try:
                 for piece in stream:
                     if stop_flag.is_set():
@@ -156,7 +188,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             if flag is not None:
                 flag.set()
 
-        chat_inputs = [question, chatbot, history, collection, top_k, model]
+        chat_inputs = [question, chatbot, history, collection, top_k, model, since, until, outlets]
         chat_outputs = [chatbot, sources, history, question]
         # Answers share one queue, as wide as the backend decodes at once (llm_parallel
         # slots of the local model; 1: one answer at a time, the others wait their turn).
@@ -189,26 +221,70 @@ def build_app(service: ChatService) -> gr.Blocks:
         add.click(add_files, [files, collection], [upload_summary, collection, table],
                   concurrency_id="index")  # fmt: skip
 
+        def add_address(address: str, coll: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+            if not address.strip():
+                return "Type the address of a feed or a page first.", gr.update(), gr.update()
+            try:
+                coll = check_collection_name(coll)
+                progress(0, desc="fetching")
+                text = service.add_address(address.strip(), coll)
+            except Exception as exc:
+                return _error_text(exc), gr.update(), gr.update()
+            rows = render.index_rows(service.documents(coll))
+            return text, rows, gr.update(choices=service.outlets(coll))
+
+        def refresh_all(coll: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+            try:
+                coll = check_collection_name(coll)
+                progress(0, desc="refreshing")
+                text = service.refresh_feeds(coll)
+            except Exception as exc:
+                return _error_text(exc), gr.update(), gr.update()
+            rows = render.index_rows(service.documents(coll))
+            return text, rows, gr.update(choices=service.outlets(coll))
+
+        web_outputs = [web_summary, table, outlets]
+        add_web.click(add_address, [web_address, collection], web_outputs, concurrency_id="index")
+        refresh_feeds.click(refresh_all, [collection], web_outputs, concurrency_id="index")
+
         def show_index(coll: str) -> Any:
             try:
-                return render.index_rows(service.documents(check_collection_name(coll)))
+                coll = check_collection_name(coll)
+                rows = render.index_rows(service.documents(coll))
+                return rows, gr.update(choices=service.outlets(coll))
             except Exception as exc:
                 gr.Warning(_error_text(exc))
-                return []
+                return [], gr.update()
 
-        collection.change(show_index, collection, table)
+        collection.change(show_index, collection, [table, outlets])
         refresh.click(lambda: gr.update(choices=service.collections()), outputs=collection)
-        app.load(show_index, collection, table)
+        app.load(show_index, collection, [table, outlets])
 
         # --- API for gradio_client ---------------------------------------------------------
-        def ask(question: str, collection: str = "", top_k: int = 0) -> dict[str, Any]:
-            """Answer one question; returns the `qa ask --json` object."""
-            stream = service.stream(question, (), collection or None, top_k or None)
+        def ask(
+            question: str,
+            collection: str = "",
+            top_k: int = 0,
+            since: str = "",
+            until: str = "",
+            outlets: list[str] | None = None,
+        ) -> dict[str, Any]:
+            """Answer one question; returns the `qa ask --json` object. `since`/`until`
+            (YYYY-MM-DD) and `outlets` answer only from those articles."""
+            filters = page_filter(since, until, outlets)
+            stream = service.stream(question, (), collection or None, top_k or None, None, filters)
             return stream.answer.to_json()
 
         gr.api(ask, api_name="ask", concurrency_id="llm", concurrency_limit=at_once)
     app.queue(default_concurrency_limit=1)
     return app
+
+
+def page_filter(since: str, until: str, outlets: list[str] | None) -> ArticleFilter | None:
+    """The page's date range and outlet picker as a filter; None when nothing is set (the
+    settings' filter applies)."""
+    chosen = ArticleFilter.of(since or None, until or None, outlets or ())
+    return None if chosen.empty else chosen
 
 
 def upload_report(report: Any) -> str:

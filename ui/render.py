@@ -56,8 +56,18 @@ def _meta_line(c: Citation) -> str:
     return " · ".join(html.escape(p) if not p.startswith("<code>") else p for p in parts if p)
 
 
-def source_card(number: int, c: Citation, article: str | None) -> str:
+def _title(c: Citation) -> str:
+    """The article's title, a link to the page it came from when it came from the web."""
     title = html.escape(c.title or c.source)
+    if c.url.startswith(("http://", "https://")):
+        href = html.escape(c.url, quote=True)
+        opens = "target='_blank' rel='noopener noreferrer'"
+        return f"<a class='qa-link' href='{href}' {opens}>{title}</a>"
+    return title
+
+
+def source_card(number: int, c: Citation, article: str | None) -> str:
+    title = _title(c)
     if article is not None and article[c.start : c.end] == c.quote:
         passage = passage_with_quote(article, c.start, c.end)
         whole = (

@@ -21,9 +21,18 @@ from qa.core.settings import Settings
 from qa.core.settings import check_collection_name as settings_collection_name
 from qa.core.types import Answer, Citation
 from qa.generate.llm import LLM, make_llm, max_concurrent_answers
+from qa.retrieve.filters import ArticleFilter
 from qa.runtime.model_files import available_models
 
 UPLOAD_TYPES = SUPPORTED_SUFFIXES
+
+
+def web_report(feeds: list[str], problems: list[tuple[str, str]], report: IndexReport) -> str:
+    """What adding or refreshing did, as Markdown: feeds, indexing, then each failure."""
+    lines = [f"- {line}" for line in feeds]
+    lines.append(f"**{report.summary()}**")
+    lines += [f"- skipped `{name}`: {reason}" for name, reason in [*problems, *report.skipped]]
+    return "\n".join(lines)
 
 
 def safe_file_name(name: str) -> str:
@@ -95,17 +104,22 @@ class ChatService:
         collection: str | None = None,
         top_k: int | None = None,
         model: str | None = None,
+        filters: ArticleFilter | None = None,
     ) -> AnswerStream:
         """At most `concurrent_answers` answers generate at once across every visitor: the
         model is shared."""
         assistant = self.assistant(collection, top_k, model)
-        return AnswerStream(self._gated(assistant, question, history))
+        return AnswerStream(self._gated(assistant, question, history, filters))
 
     def _gated(
-        self, assistant: Assistant, question: str, history: Sequence[tuple[str, str]]
+        self,
+        assistant: Assistant,
+        question: str,
+        history: Sequence[tuple[str, str]],
+        filters: ArticleFilter | None,
     ) -> Generator[str, None, Answer]:
         with self._generate:
-            stream = assistant.stream(question, history)
+            stream = assistant.stream(question, history, filters)
             yield from stream
             return stream.answer
 
@@ -118,6 +132,35 @@ class ChatService:
 
     def documents(self, collection: str | None = None) -> list[FileRecord]:
         return self.assistant(collection).documents()
+
+    def add_address(self, address: str, collection: str | None = None) -> str:
+        """Follow a feed, or index one page: a feed is told from a page by what the server
+        sends. Markdown saying what was added and what failed, one line each."""
+        from index.feeds import read_feed
+        from index.web import FEED_TYPES, fetch
+
+        assistant = self.assistant(collection)
+        with self._index_lock:
+            got = fetch(address, accept=())
+            entries, _, problem = read_feed(got)
+            if got.content_type.startswith(FEED_TYPES) or (entries and not problem):
+                feed, report = assistant.add_feed(address)
+                return web_report([feed.summary()], feed.problems, report)
+            report = assistant.index([address])
+        return web_report([], [], report)
+
+    def refresh_feeds(self, collection: str | None = None) -> str:
+        assistant = self.assistant(collection)
+        with self._index_lock:
+            feeds, report = assistant.refresh_feeds()
+        if not feeds:
+            return "This collection follows no feeds yet: add one above."
+        problems = [p for f in feeds for p in f.problems]
+        return web_report([f.summary() for f in feeds], problems, report)
+
+    def outlets(self, collection: str | None = None) -> list[str]:
+        """The outlets the page's picker offers for this collection."""
+        return self.assistant(collection).outlets()
 
     def upload_dir(self, collection: str) -> Path:
         return self.settings.store.home / "uploads" / check_collection_name(collection)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from index.web import is_url
 from qa.assistant import Assistant, Conversation, clean_question
 from qa.cli.terminal import AnswerPrinter, keys_held, read_question
 from qa.core.errors import UserError
@@ -21,7 +22,7 @@ from qa.core.settings import Settings, setting_problems
 
 def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
     paths = args.paths or [str(assistant.settings.store.default_corpus)]
-    missing = [p for p in paths if not os.path.exists(p)]
+    missing = [p for p in paths if not os.path.exists(p) and not is_url(p)]
     if missing and len(missing) == len(paths):
         raise UserError(f"no such file or folder: {', '.join(missing)}")
     report = assistant.index(paths, progress=not args.quiet)
@@ -31,6 +32,37 @@ def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
     if not (report.added or report.updated or report.unchanged) and report.skipped:
         return 1
     return 0
+
+
+def _cmd_feed(assistant: Assistant, args: argparse.Namespace) -> int:
+    collection = assistant.settings.store.collection
+    if args.action == "list":
+        feeds = assistant.feed_list().feeds.values()
+        for feed in feeds:
+            title = f" ({feed.title})" if feed.title else ""
+            checked = feed.checked or "never"
+            print(f"{feed.url}{title}: {len(feed.items)} items, last refreshed {checked}")
+        if not feeds:
+            print(f"collection {collection!r} follows no feeds; add one with `qa feed add URL`")
+        return 0
+    if args.action == "remove":
+        for url in args.urls:
+            found = assistant.feed_list().remove(url)
+            print(f"{url}: {'removed' if found else 'not followed'} (its articles stay indexed)")
+        return 0
+    if args.action == "add":
+        for url in args.urls:
+            assistant.feed_list().add(url)
+    urls = getattr(args, "urls", None) or None
+    reports, index_report = assistant.refresh_feeds(urls, progress=not args.quiet)
+    for report in reports:
+        print(report.summary())
+        for link, reason in report.problems:
+            print(f"  skipped {link}: {reason}", file=sys.stderr)
+    for name, reason in index_report.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    print(f"{index_report.summary()} (collection {collection!r})")
+    return 1 if reports and all(r.error for r in reports) else 0
 
 
 def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -165,11 +197,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend", choices=["llama_cpp", "openai", "llama_index", "fake"], help="QA_LLM_BACKEND"
     )
     parser.add_argument("--chroma-url", help="Chroma server URL (QA_CHROMA_URL)")
+    parser.add_argument(
+        "--since", metavar="YYYY-MM-DD", help="answer only from articles published since (QA_SINCE)"
+    )
+    parser.add_argument(
+        "--until", metavar="YYYY-MM-DD", help="answer only from articles published until (QA_UNTIL)"
+    )
+    parser.add_argument(
+        "--outlet",
+        action="append",
+        dest="outlets",
+        metavar="NAME",
+        help="answer only from this outlet; repeat for several (QA_OUTLETS)",
+    )
+    parser.add_argument(
+        "--author",
+        action="append",
+        dest="authors",
+        metavar="NAME",
+        help="answer only from this author's articles; repeat for several (QA_AUTHORS)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_index = sub.add_parser("index", help="index article files or folders (default: seeds/)")
-    p_index.add_argument("paths", nargs="*")
+    p_index = sub.add_parser(
+        "index", help="index article files, folders or web pages (default: seeds/)"
+    )
+    p_index.add_argument("paths", nargs="*", help="files, folders, or http(s):// page addresses")
     p_index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    p_feed = sub.add_parser("feed", help="follow RSS/Atom feeds: add, refresh, list, remove")
+    feed_actions = p_feed.add_subparsers(dest="action", required=True)
+    for action, urls, text in [
+        ("add", "+", "follow feeds and index their items now"),
+        ("refresh", "*", "index what is new or changed in the feeds (default: all)"),
+        ("list", "", "the feeds this collection follows"),
+        ("remove", "+", "stop following feeds (their articles stay indexed)"),
+    ]:
+        p_action = feed_actions.add_parser(action, help=text)
+        if urls:
+            p_action.add_argument("urls", nargs=urls, metavar="URL")
+        p_action.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     p_ask = sub.add_parser("ask", help="answer one question")
     p_ask.add_argument("question")
@@ -256,8 +323,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "llm_model": args.model,
         "llm_backend": args.backend,
         "chroma_url": args.chroma_url,
+        "since": _day(args.since, "--since"),
+        "until": _day(args.until, "--until"),
+        "outlets": args.outlets,
+        "authors": args.authors,
     }
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _day(value: str | None, option: str) -> str | None:
+    from qa.retrieve.filters import parse_day
+
+    day = parse_day(value, option)
+    return day.isoformat() if day else None
 
 
 _OUR_LOGGERS = ("qa", "index", "ui", "evals")
@@ -285,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         assistant = Assistant(settings_from_args(args))
         handlers = {
             "index": _cmd_index,
+            "feed": _cmd_feed,
             "ask": _cmd_ask,
             "chat": _cmd_chat,
             "ui": _cmd_ui,

@@ -21,10 +21,18 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -64,6 +72,13 @@ class QuestionSettings(BaseModel):
         "while Y says B?') part by part, each part with its own evidence "
         "(qa/understand/decompose.py).",
     )
+    question_dates: bool = Field(
+        default=True,
+        description="A question's relative dates ('last week', '3 days ago', 'this month') "
+        "narrow retrieval to the articles published then, counted back from the collection's "
+        "newest article (today for a collection that follows feeds); 'the latest on X' ranks "
+        "the newest relevant reports first (qa/understand/time_window.py).",
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -83,6 +98,32 @@ class RetrievalSettings(BaseModel):
         "model (llama-index LLMRerank). Off: it did not win on the packs (docs/evaluation.md).",
     )
     rerank_top_n: int = Field(default=3, ge=1, le=50, description="Chunks the reranker keeps.")
+    since: date | None = Field(
+        default=None, description="Answer only from articles published on or after this day."
+    )
+    until: date | None = Field(
+        default=None, description="Answer only from articles published on or before this day."
+    )
+    outlets: list[str] = Field(
+        default_factory=list,
+        description="Answer only from these outlets (case-insensitive; 'kbs' matches 'KBS World "
+        "Radio News'). Env: a JSON list or names separated by commas.",
+    )
+    authors: list[str] = Field(
+        default_factory=list,
+        description="Answer only from articles by these authors. Env: a JSON list or names "
+        "separated by commas.",
+    )
+
+    @field_validator("outlets", "authors", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        """QA_OUTLETS='["KBS World Radio News"]' or QA_OUTLETS='KBS, Yonhap'."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split(",")
+        return value
+
     rerank_batch_size: int | None = Field(
         default=None,
         ge=1,

@@ -49,11 +49,12 @@ class Citation:
     path: str = ""
     support: float = 0.0  # how well the quote supports the cited sentence (qa/verify/support.py)
     author: str = ""  # the reporter, when the article names one
+    url: str = ""  # the article on the web, when it came from there
 
     @property
     def article(self) -> ArticleInfo:
         return ArticleInfo(
-            self.source, self.path, self.title, self.outlet, self.published, self.author
+            self.source, self.path, self.title, self.outlet, self.published, self.author, self.url
         )
 
     @classmethod
@@ -70,6 +71,7 @@ class Citation:
             path=a.path,
             support=round(support, 3),
             author=a.author,
+            url=a.url,
         )
 
 
@@ -126,6 +128,7 @@ class Answer:
                     k: v
                     for k, v in asdict(c).items()
                     if k in ("source", "title", "published", "quote", "start", "end")
+                    or (k in ("outlet", "url") and v)
                 }
                 for c in self.citations
             ],  # fmt: skip

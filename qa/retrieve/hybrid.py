@@ -11,6 +11,8 @@ from index.embedding import Embedder
 from index.lexical import LexicalIndex
 from index.store import Store
 from index.types import Chunk
+from qa.retrieve.catalog import Catalog
+from qa.retrieve.filters import ArticleFilter
 
 
 @dataclass
@@ -40,22 +42,46 @@ class HybridRetriever:
         self.hybrid = hybrid
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self._catalog: tuple[int, Catalog] | None = None
 
     def invalidate(self) -> None:
         """Re-read the lexical index's manifest now (it is also noticed on the next search)."""
+        self._catalog = None
         if self.lexical is not None:
             self.lexical.refresh()
 
-    def retrieve(self, query: str, top_k: int, query_vector: np.ndarray | None = None) -> list[Hit]:
+    def catalog(self) -> Catalog:
+        """The collection's articles (outlets, authors, dates), read again after a re-index
+        (every index run writes a new BM25 generation)."""
+        generation = self.lexical.generation if self.lexical is not None else -1
+        if self._catalog is None or self._catalog[0] != generation or generation < 0:
+            self._catalog = (generation, Catalog.of(self.store.file_records().values()))
+        return self._catalog[1]
+
+    def retrieve(
+        self,
+        query: str,
+        top_k: int,
+        query_vector: np.ndarray | None = None,
+        filters: ArticleFilter | None = None,
+    ) -> list[Hit]:
+        """The `top_k` best chunks; with `filters`, the best among the articles that pass
+        (both searches are filtered, so none of the k is spent on an excluded article)."""
         vector = self.embedder.embed([query])[0] if query_vector is None else query_vector
-        dense = self.store.query(vector, self.candidates)
+        where = allowed = None
+        if filters is not None and not filters.empty:
+            where = filters.chroma_where()
+            allowed = self.catalog().allowed_paths(filters)
+            if not allowed:
+                return []
+        dense = self.store.query(vector, self.candidates, where)
         hits: dict[str, Hit] = {}
         for rank, stored in enumerate(dense):
             hits[stored.chunk.id] = Hit(
                 stored.chunk, 1.0 / (self.rrf_k + rank + 1), dense=1.0 - stored.distance
             )
         if self.hybrid:
-            lexical = self.lexical.search(query, self.candidates) if self.lexical else []
+            lexical = self.lexical.search(query, self.candidates, allowed) if self.lexical else []
             missing = [cid for cid, _ in lexical if cid not in hits]
             fetched = {c.id: c for c in self.store.get_chunks(missing)}
             for rank, (cid, score) in enumerate(lexical):

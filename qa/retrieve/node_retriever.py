@@ -8,7 +8,7 @@ dense cosine and BM25 score ride along in metadata. It plugs into any llama-inde
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -21,7 +21,11 @@ from index.sentences import split_sentences
 from index.store import ChunkStore, Store, open_client
 from index.types import Chunk, Span
 from qa.core.settings import Settings
+from qa.retrieve.filters import ArticleFilter, from_metadata_filters
 from qa.retrieve.hybrid import Hit, HybridRetriever
+
+if TYPE_CHECKING:
+    from llama_index.core.vector_stores.types import MetadataFilters
 
 # Retrieval bookkeeping: neither an LLM nor an embedder should read it as node text.
 SCORE_KEYS = ["dense_score", "bm25_score"]
@@ -47,6 +51,7 @@ def chunk_of(node: BaseNode) -> Chunk:
         outlet=str(meta.get("outlet") or ""),
         published=str(meta.get("published") or ""),
         author=str(meta.get("author") or ""),
+        url=str(meta.get("url") or meta.get("source_url") or ""),
         sentences=[Span(start + s.start, start + s.end) for s in spans],
         sentence_texts=[text[s.start : s.end] for s in spans],
     )
@@ -75,7 +80,9 @@ def hit_to_node(hit: Hit) -> NodeWithScore:
 class HybridNodeRetriever(BaseRetriever):
     """BM25 + dense (Chroma) candidates fused by reciprocal rank, top `similarity_top_k`.
 
-    A `QueryBundle` that carries an embedding is searched with it (no second embedding)."""
+    A `QueryBundle` that carries an embedding is searched with it (no second embedding).
+    `filters` (llama-index `MetadataFilters` on `published`, `outlet`, `author`, or our
+    `ArticleFilter`) are applied inside both searches; an unsupported filter is refused."""
 
     def __init__(
         self,
@@ -87,6 +94,7 @@ class HybridNodeRetriever(BaseRetriever):
         hybrid: bool = True,
         candidates: int = 20,
         rrf_k: int = 60,
+        filters: MetadataFilters | ArticleFilter | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,10 +102,22 @@ class HybridNodeRetriever(BaseRetriever):
             store, embedder, lexical=lexical, hybrid=hybrid, candidates=candidates, rrf_k=rrf_k
         )
         self.similarity_top_k = similarity_top_k
+        self.filters = (
+            filters if isinstance(filters, ArticleFilter) else from_metadata_filters(filters)
+        )
+
+    def resolved(self, filters: ArticleFilter | None = None) -> ArticleFilter:
+        """`filters` (default: this retriever's) with outlet and author names as the
+        collection spells them; an unknown name is refused (qa/retrieve/catalog.py)."""
+        chosen = self.filters if filters is None else filters
+        return chosen if chosen.empty else self.search.catalog().resolve(chosen)
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, embedder: Embedder | None = None
+        cls,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        filters: MetadataFilters | ArticleFilter | None = None,
     ) -> HybridNodeRetriever:
         """The retriever over the settings' collection (on disk or on a Chroma server)."""
         embedder = embedder or embedder_from_settings(
@@ -113,6 +133,7 @@ class HybridNodeRetriever(BaseRetriever):
             hybrid=settings.retrieval.hybrid,
             candidates=settings.retrieval.candidates,
             rrf_k=settings.retrieval.rrf_k,
+            filters=filters if filters is not None else settings_filter(settings),
         )
 
     def invalidate(self) -> None:
@@ -124,6 +145,15 @@ class HybridNodeRetriever(BaseRetriever):
             np.asarray(query_bundle.embedding, dtype=np.float32) if query_bundle.embedding else None
         )
         hits = self.search.retrieve(
-            query_bundle.query_str, self.similarity_top_k, query_vector=vector
+            query_bundle.query_str,
+            self.similarity_top_k,
+            query_vector=vector,
+            filters=self.resolved(),
         )
         return [hit_to_node(hit) for hit in hits]
+
+
+def settings_filter(settings: Settings) -> ArticleFilter:
+    """The filter the settings set (`since`, `until`, `outlets`, `authors`)."""
+    r = settings.retrieval
+    return ArticleFilter.of(r.since, r.until, r.outlets, r.authors)

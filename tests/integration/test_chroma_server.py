@@ -9,7 +9,7 @@ import pytest
 from processes import free_port, start_chroma, stop
 
 from index.store import StoreError
-from qa import Assistant, Settings
+from qa import ArticleFilter, Assistant, Settings
 from qa.core.settings import SEEDS_DIR
 
 pytestmark = pytest.mark.integration
@@ -39,6 +39,18 @@ def test_index_and_answer_through_a_chroma_server(chroma_server: str, tmp_path: 
     assert "Ri Yong-ho" in answer.citations[0].quote
     # Nothing was written to the local on-disk store.
     assert not (tmp_path / "chroma").exists()
+
+    # Filters travel to the server as a `where` clause: the real embedder, the server's
+    # filtered search, and every hit passes.
+    search = assistant.retriever.search
+    since = ArticleFilter.of(since="2019-04-24")
+    hits = search.retrieve("Who accompanied Kim at the extended talks?", 5, filters=since)
+    assert len(hits) == 5 and all(h.chunk.published[:10] >= "2019-04-24" for h in hits)
+    assert hits[0].chunk.source == "004_dfd909dab3a5d0b8.txt"
+    kbs = assistant.ask(
+        "Who accompanied Kim at the extended talks?", filters=ArticleFilter.of(outlets=["kbs"])
+    )
+    assert {r.source for r in kbs.retrieved} == {"000_86efe34d87499970.txt"}
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:

@@ -111,6 +111,32 @@ def test_upload_an_article_then_ask_what_only_it_answers(page, tmp_path: Path) -
     expect(page.locator("#sources")).to_contain_text("kelderwick_ferry.txt")
 
 
+def test_the_date_range_and_outlet_picker_filter_what_answers(page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#since input, #since textarea").first.fill("2030-01-01")
+    _ask(page, "Who accompanied Kim at the extended talks?")
+    wait_for_answer(page)
+    expect(page.locator("#chat .message.bot").last).to_contain_text(
+        "No indexed article matches since 2030-01-01"
+    )
+    page.locator("#since input, #since textarea").first.fill("not a day")
+    _ask(page, "Who accompanied Kim at the extended talks?")
+    expect(page.locator("#chat .message.bot").last).to_contain_text("write it as YYYY-MM-DD")
+
+    page.locator("#since input, #since textarea").first.fill("")
+    page.locator("#outlets input").click()
+    page.get_by_role("option", name="KBS World Radio News").click()
+    page.locator("#question textarea").click()  # closes the picker
+    _ask(page, "When will Biegun visit Moscow?")
+    wait_for_answer(page)
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text("000_86efe34d87499970.txt")
+    for other in ("002_4edee6f0ff32e7bb.txt", "004_dfd909dab3a5d0b8.txt"):
+        expect(sources).not_to_contain_text(other)
+    page.screenshot(path=str(ARTIFACTS / "ui-filters.png"), full_page=True)
+
+
 def test_gradio_client_calls_the_api_and_users_are_queued(ui_url: str) -> None:
     from gradio_client import Client
 
@@ -126,6 +152,8 @@ def test_gradio_client_calls_the_api_and_users_are_queued(ui_url: str) -> None:
     assert "Ri Yong-ho" in first["answer"] and "Choe Son-hui" in first["answer"]
     assert [c["source"] for c in first["citations"]] == ["004_dfd909dab3a5d0b8.txt"]
     assert re.search(r"\b(three|3) hours", second["answer"])
+    only_kbs = client.predict("When will Biegun visit Moscow?", outlets=["kbs"], api_name="/ask")
+    assert {r["source"] for r in only_kbs["retrieved"]} == {"000_86efe34d87499970.txt"}
 
 
 def test_stop_ends_an_answer_and_the_chat_goes_on(page) -> None:

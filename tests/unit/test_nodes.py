@@ -114,6 +114,33 @@ def test_legacy_collection_is_migrated_in_place(tmp_path: Path, caplog) -> None:
     assert "migrated" not in caplog.text  # once only
 
 
+def test_a_layout_1_collection_gains_the_filterable_date_in_place(tmp_path: Path, caplog) -> None:
+    chunks = _chunks("002")
+    vectors = HashEmbedder().embed([c.text for c in chunks])
+    store = _store(tmp_path)
+    store.add_chunks(chunks, vectors)
+    # As layout 1 wrote them: node records without `published_day`.
+    got = store.chunks.get(include=["metadatas", "documents", "embeddings"])
+    for m in got["metadatas"]:
+        m.pop("published_day")
+    store.chunks.delete(ids=got["ids"])
+    store.chunks.add(
+        ids=got["ids"],
+        metadatas=got["metadatas"],
+        documents=got["documents"],
+        embeddings=got["embeddings"],
+    )
+    kept = {k: v for k, v in store.chunks.metadata.items() if not k.startswith("hnsw:")}
+    store.chunks.modify(metadata={**kept, "layout": "llama-index-textnode-1"})
+    assert store.query(vectors[0], 3, where={"published_day": {"$gte": 20190401}}) == []
+
+    reopened = _store(tmp_path)
+
+    assert "migrated" in caplog.text and reopened.chunks.metadata["layout"] == LAYOUT
+    hits = reopened.query(vectors[0], 3, where={"published_day": {"$gte": 20190401}})
+    assert hits[0].chunk.id == chunks[0].id and hits[0].distance < 1e-5
+
+
 def test_the_author_and_the_byline_travel_with_every_chunk() -> None:
     chunk = _chunks("000")[0]
     assert chunk.author == "Albert Kim" and chunk.byline is not None

@@ -65,9 +65,11 @@ def test_the_answering_path_gains_no_rules_unmeasured() -> None:
     (docs/evaluation.md). Adding a word list or a pattern means measuring it first and
     raising these numbers in the same change."""
     totals = rule_inventory.totals(rule_inventory.inventory())
-    assert totals["regex_sites"] <= 35
-    assert totals["word_lists"] <= 26
-    assert totals["words"] <= 161
+    # +1 site, list and 3 words: the "latest / most recent / newest" cue of the news
+    # features (qa/understand/time_window.py), which fires on none of the 376 gold questions.
+    assert totals["regex_sites"] <= 36
+    assert totals["word_lists"] <= 27
+    assert totals["words"] <= 164
 
 
 def test_a_folder_without_the_project_is_a_clear_message(tmp_path: Path, capsys) -> None:

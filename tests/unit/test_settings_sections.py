@@ -3,6 +3,7 @@ environment variable, as a keyword, in model_copy and in `qa eval --set`; and th
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,17 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "max_question_chars": ("300", 300),
     "rewrite_followups": ("false", False),
     "decompose": ("false", False),
+    "question_dates": ("false", False),
     "top_k": ("8", 8),
     "hybrid": ("false", False),
     "candidates": ("30", 30),
     "rrf_k": ("40", 40),
     "reranker": ("llm", "llm"),
     "rerank_top_n": ("2", 2),
+    "since": ("2019-04-20", date(2019, 4, 20)),
+    "until": ("2019-04-26", date(2019, 4, 26)),
+    "outlets": ('["KBS World Radio News"]', ["KBS World Radio News"]),
+    "authors": ('["Albert Kim"]', ["Albert Kim"]),
     "rerank_batch_size": ("4", 4),
     "evidence_sentences": ("3", 3),
     "min_relevance": ("0.3", 0.3),
