@@ -37,6 +37,7 @@ import numpy as np
 
 from index.text import tokens
 
+KEPT_FILTERS = 16  # filters whose excluded documents a segment remembers
 K1 = 1.5
 B = 0.75
 MANIFEST = "manifest.json"
@@ -87,6 +88,7 @@ class Segment:
         self.file_of = load("file_of")
         self.deleted_files = deleted_files
         self._paths: list[str] | None = None
+        self._excluded: dict[frozenset[str], np.ndarray] = {}
         self.deleted = (
             np.isin(self.file_of, np.asarray(deleted_files, dtype=np.int32))
             if deleted_files
@@ -116,14 +118,21 @@ class Segment:
 
     def excluded(self, allowed_paths: frozenset[str] | None) -> np.ndarray | None:
         """Documents a search must not return: deleted ones, and with `allowed_paths` those
-        of every other file (a filter applied inside the search, not after it)."""
+        of every other file (a filter applied inside the search, not after it). Worked out
+        once per filter: a segment never changes."""
         if allowed_paths is None:
             return self.deleted
-        if self._paths is None:  # a segment never changes, so its file list is read once
-            self._paths = [p for p, _ in self.files()]
-        allowed = [i for i, p in enumerate(self._paths) if p in allowed_paths]
-        outside = ~np.isin(self.file_of, np.asarray(allowed, dtype=np.int32))
-        return outside if self.deleted is None else outside | self.deleted
+        if allowed_paths not in self._excluded:
+            if self._paths is None:
+                self._paths = [p for p, _ in self.files()]
+            allowed = [i for i, p in enumerate(self._paths) if p in allowed_paths]
+            outside = ~np.isin(self.file_of, np.asarray(allowed, dtype=np.int32))
+            if len(self._excluded) >= KEPT_FILTERS:
+                self._excluded.clear()
+            self._excluded[allowed_paths] = (
+                outside if self.deleted is None else outside | self.deleted
+            )
+        return self._excluded[allowed_paths]
 
 
 _NO_DOCS = np.zeros(0, dtype=np.int32)
@@ -166,6 +175,7 @@ class LexicalIndex:
         self._view = _View()
         self._stamp: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
+        self._ids_for: tuple[tuple[int, frozenset[str]], frozenset[str]] | None = None
 
     # --- state ---------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -210,6 +220,19 @@ class LexicalIndex:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def chunk_ids(self, allowed_paths: frozenset[str]) -> frozenset[str]:
+        """The live chunks of these files: what a filtered dense search may return."""
+        view = self.current()
+        key = (view.generation, allowed_paths)
+        if self._ids_for is None or self._ids_for[0] != key:
+            ids: set[str] = set()
+            for seg in view.segments:
+                excluded = seg.excluded(allowed_paths)
+                keep = np.flatnonzero(~excluded) if excluded is not None else range(seg.size)
+                ids.update(seg.ids[d].decode() for d in keep)
+            self._ids_for = (key, frozenset(ids))
+        return self._ids_for[1]
 
     # --- search ---------------------------------------------------------------------------
     def search(

@@ -28,6 +28,7 @@ from qa.core.errors import InputError
 from qa.core.interfaces import LLM, Completion, LLMCapabilities, Message, TokenLogprob
 from qa.core.settings import Settings
 from qa.core.types import Answer
+from qa.feedback import Feedback, FeedbackLog, Rating
 from qa.generate.llm import make_llm
 from qa.pipeline import ABSTAIN_TEXT, AnswerPipeline
 from qa.retrieve.catalog import Catalog
@@ -247,6 +248,23 @@ class Assistant:
     ) -> AnswerStream:
         """Iterate for the reply's text as the model writes it; then `.answer` is verified."""
         return self.pipeline.stream(question, history, filters)
+
+    # --- feedback ---------------------------------------------------------------------------
+    def feedback(
+        self,
+        answer: Answer,
+        rating: Rating = "",
+        wrong_citations: Sequence[int] = (),
+        note: str = "",
+    ) -> Feedback:
+        """Record a thumbs up or down and/or the citations (numbered from 1) that are wrong,
+        with the question, answer, citations and settings hash, in $QA_HOME/feedback/."""
+        collection = self.settings.store.collection
+        verdict = Feedback.of(answer, rating, wrong_citations, note, collection)
+        return self.feedback_log().add(verdict)
+
+    def feedback_log(self) -> FeedbackLog:
+        return FeedbackLog(self.settings.store.home, self.settings.store.collection)
 
     def outlets(self) -> list[str]:
         """The outlets a filter can name in this collection."""

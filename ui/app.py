@@ -12,6 +12,7 @@ import itertools
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phoning home
@@ -51,6 +52,7 @@ def build_app(service: ChatService) -> gr.Blocks:
     settings = service.settings
     with gr.Blocks(title="News QA") as app:
         history = gr.State([])  # [(stand-alone question, answer text)] for follow-ups
+        answered = gr.State({})  # chat message index -> that answer's JSON (feedback, export)
         gr.Markdown(
             "## News QA\nAsk about the indexed articles. Every answer cites the passage it "
             "comes from, or says the articles don't answer it."
@@ -82,6 +84,18 @@ def build_app(service: ChatService) -> gr.Blocks:
                     )
                 with gr.Row():
                     clear = gr.Button("New conversation", size="sm")
+                    export_button = gr.Button(
+                        "Export conversation (Markdown)", size="sm", elem_id="export"
+                    )
+                with gr.Row(elem_id="feedback"):
+                    wrong_pick = gr.Dropdown(
+                        choices=[], label="Citation", scale=1, elem_id="wrong-pick"
+                    )
+                    mark_wrong = gr.Button(
+                        "This citation is wrong", size="sm", scale=1, elem_id="mark-wrong"
+                    )
+                    feedback_note = gr.Markdown(elem_id="feedback-note")
+                export_file = gr.File(label="Conversation", visible=True, elem_id="export-file")
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -137,6 +151,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             text: str,
             chat: Messages,
             turns: list,
+            answers: dict[int, dict],
             coll: str,
             k: int,
             model_name: str,
@@ -144,52 +159,59 @@ def build_app(service: ChatService) -> gr.Blocks:
             until_day: str,
             picked: list[str] | None,
             request: gr.Request,
-        ) -> Iterator[tuple[Messages, str, list, str]]:
+        ) -> Iterator[tuple[Any, ...]]:
             turn = next(turns_started)
             stop_flag = stop_flags.setdefault(_session(request), threading.Event())
             stop_flag.clear()
             chat = [*chat, {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
             panel = render.sources_panel(None, service.article_text, turn)
-            yield chat, panel, turns, ""
+            done = render.sources_panel(None, service.article_text, turn, True)
+
+            def emit(panel: str, reply: str) -> tuple[Any, ...]:
+                chat[-1] = {"role": "assistant", "content": reply}
+                return chat, panel, turns, "", answers, gr.update()
+
+            yield emit(panel, "")
             answer: Answer | None = None
             shown = ""
             try:
                 filters = page_filter(since_day, until_day, picked)
                 stream = service.stream(text, turns, coll, int(k), model_name, filters)
             except Exception as exc:
-                chat[-1] = {"role": "assistant", "content": _error_text(exc)}
-                yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
+                yield emit(done, _error_text(exc))
                 return
             try:
                 for piece in stream:
                     if stop_flag.is_set():
                         break
                     shown += piece
-                    chat[-1] = {"role": "assistant", "content": shown}
-                    yield chat, panel, turns, ""
+                    yield emit(panel, shown)
                 if not stop_flag.is_set():
                     answer = stream.answer
             except Exception as exc:  # the page shows every failure as a message, never a trace
-                chat[-1] = {"role": "assistant", "content": _error_text(exc)}
-                yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
+                yield emit(done, _error_text(exc))
                 return
             finally:
                 stream.close()  # ends the model's generation and frees it
             if answer is None:  # stopped
-                chat[-1] = {"role": "assistant", "content": f"{shown} {STOPPED_NOTE}".strip()}
-                yield chat, render.sources_panel(None, service.article_text, turn, True), turns, ""
+                yield emit(done, f"{shown} {STOPPED_NOTE}".strip())
                 return
-            chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer)}
             turns = add_turn(turns, answer)
-            yield chat, render.sources_panel(answer, service.article_text, turn), turns, ""
+            # Feedback and the export read the answer behind each message of the chat.
+            answers = {**answers, len(chat) - 1: answer.to_json()}
+            picks = [f"[{n}]" for n in range(1, len(answer.citations) + 1)]
+            chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer)}
+            final = render.sources_panel(answer, service.article_text, turn)
+            yield chat, final, turns, "", answers, gr.update(choices=picks, value=None)
 
         def request_stop(request: gr.Request) -> None:
             flag = stop_flags.get(_session(request))
             if flag is not None:
                 flag.set()
 
-        chat_inputs = [question, chatbot, history, collection, top_k, model, since, until, outlets]
-        chat_outputs = [chatbot, sources, history, question]
+        chat_inputs = [question, chatbot, history, answered, collection, top_k, model,
+                       since, until, outlets]  # fmt: skip
+        chat_outputs = [chatbot, sources, history, question, answered, wrong_pick]
         # Answers share one queue, as wide as the backend decodes at once (llm_parallel
         # slots of the local model; 1: one answer at a time, the others wait their turn).
         at_once = service.concurrent_answers
@@ -198,9 +220,43 @@ def build_app(service: ChatService) -> gr.Blocks:
                     concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
         stop.click(request_stop, queue=False, api_visibility="private")
         clear.click(
-            lambda: ([], [], render.sources_panel(None, service.article_text)),
-            outputs=[chatbot, history, sources],
+            lambda: ([], [], render.sources_panel(None, service.article_text), {}),
+            outputs=[chatbot, history, sources, answered],
         )
+
+        # --- feedback and export ---------------------------------------------------------
+        def on_like(verdict: gr.LikeData, answers: dict[int, dict], coll: str) -> str:
+            index = verdict.index[0] if isinstance(verdict.index, list | tuple) else verdict.index
+            shown = answers.get(int(index))
+            if shown is None:
+                return "Only answers can be rated."
+            rating = "up" if verdict.liked is True or verdict.liked == "like" else "down"
+            try:
+                service.feedback(shown, rating, (), coll)
+            except Exception as exc:
+                return _error_text(exc)
+            return "Thanks: recorded 👍" if rating == "up" else "Thanks: recorded 👎"
+
+        def citation_wrong(pick: str | None, answers: dict[int, dict], coll: str) -> str:
+            if not answers or not pick:
+                return "Pick the citation of the last answer that is wrong."
+            last = answers[max(answers)]
+            try:
+                service.feedback(last, "", [int(pick.strip("[]"))], coll)
+            except Exception as exc:
+                return _error_text(exc)
+            return f"Thanks: citation {pick} recorded as wrong."
+
+        def export(answers: dict[int, dict]) -> Any:
+            if not answers:
+                gr.Warning("Nothing to export yet: ask a question first.")
+                return None
+            return service.export_conversation([answers[i] for i in sorted(answers)])
+
+        chatbot.like(on_like, [answered, collection], feedback_note, api_visibility="private")
+        mark_wrong.click(citation_wrong, [wrong_pick, answered, collection], feedback_note,
+                         api_visibility="private")  # fmt: skip
+        export_button.click(export, answered, export_file, api_visibility="private")
 
         # --- uploads and the index table ---------------------------------------------------
         def add_files(paths: list[str] | None, coll: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
@@ -276,6 +332,21 @@ def build_app(service: ChatService) -> gr.Blocks:
             return stream.answer.to_json()
 
         gr.api(ask, api_name="ask", concurrency_id="llm", concurrency_limit=at_once)
+
+        def feedback(
+            answer: dict[str, Any],
+            rating: str = "",
+            wrong_citations: list[int] | None = None,
+            note: str = "",
+            collection: str = "",
+        ) -> dict[str, Any]:
+            """Record a thumbs up/down ("up"/"down") and/or wrong citations (numbers from 1)
+            on an answer `/ask` returned; returns the stored record."""
+            stored = service.feedback(answer, rating, wrong_citations or (), collection or None,
+                                      note)  # fmt: skip
+            return asdict(stored)
+
+        gr.api(feedback, api_name="feedback")
     app.queue(default_concurrency_limit=1)
     return app
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Generator, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, cast
 
 from index.indexer import IndexReport
 from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_article
@@ -20,6 +23,7 @@ from qa.core.errors import UserError
 from qa.core.settings import Settings
 from qa.core.settings import check_collection_name as settings_collection_name
 from qa.core.types import Answer, Citation
+from qa.feedback import Feedback, Rating, conversation_markdown
 from qa.generate.llm import LLM, make_llm, max_concurrent_answers
 from qa.retrieve.filters import ArticleFilter
 from qa.runtime.model_files import available_models
@@ -157,6 +161,30 @@ class ChatService:
             return "This collection follows no feeds yet: add one above."
         problems = [p for f in feeds for p in f.problems]
         return web_report([f.summary() for f in feeds], problems, report)
+
+    def feedback(
+        self,
+        answer: dict[str, Any],
+        rating: str,
+        wrong_citations: Sequence[int],
+        collection: str | None,
+        note: str = "",
+    ) -> Feedback:
+        """Record a verdict on an answer the page showed (its `to_json` form)."""
+        if rating not in ("up", "down", ""):
+            raise UserError(f"a rating is 'up' or 'down', not {rating!r}")
+        assistant = self.assistant(collection)
+        shown = Answer.from_json(answer)
+        return assistant.feedback(shown, cast(Rating, rating), list(wrong_citations), note)
+
+    def export_conversation(self, answers: Sequence[dict[str, Any]]) -> str:
+        """The conversation as a Markdown file for download; returns its path (a temporary
+        folder of its own: the page hands out no file from the data directory)."""
+        folder = Path(tempfile.mkdtemp(prefix="newsqa-export-"))
+        path = folder / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        turns = [Answer.from_json(a) for a in answers]
+        path.write_text(conversation_markdown(turns), encoding="utf-8")
+        return str(path)
 
     def outlets(self, collection: str | None = None) -> list[str]:
         """The outlets the page's picker offers for this collection."""

@@ -65,6 +65,22 @@ def _cmd_feed(assistant: Assistant, args: argparse.Namespace) -> int:
     return 1 if reports and all(r.error for r in reports) else 0
 
 
+def _cmd_feedback(assistant: Assistant, args: argparse.Namespace) -> int:
+    from qa.feedback import export_gold
+
+    log = assistant.feedback_log()
+    rows = export_gold(log.records())
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if args.out:
+        args.out.write_text(lines, encoding="utf-8")
+        print(f"{len(rows)} feedback rows written to {args.out} (each marked needs_review)")
+    else:
+        sys.stdout.write(lines)
+    if not rows:
+        print(f"no feedback recorded for collection {log.collection!r}", file=sys.stderr)
+    return 0
+
+
 def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
     clean_question(
         args.question, assistant.settings.question.max_question_chars
@@ -103,6 +119,19 @@ def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:
     from ui.app import launch  # Gradio loads only for the web page
 
     launch(assistant.settings, args.host, args.port, open_browser=not args.no_browser)
+    return 0
+
+
+def _cmd_serve(assistant: Assistant, args: argparse.Namespace) -> int:
+    from ui.openai_api import serve
+    from ui.service import ChatService
+
+    service = ChatService(assistant.settings)
+    service.warm_up()
+    key = assistant.settings.ui.api_key
+    print(f"OpenAI-compatible API at http://{args.host}:{args.port}/v1 (models: newsqa, "
+          f"newsqa/<collection>){'; API key required' if key else ''}", flush=True)  # fmt: skip
+    serve(service, args.host, args.port, key.get_secret_value() if key else "")
     return 0
 
 
@@ -244,10 +273,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", help="a conversation in the terminal")
 
+    p_feedback = sub.add_parser("feedback", help="export the recorded feedback as gold rows")
+    feedback_actions = p_feedback.add_subparsers(dest="action", required=True)
+    p_export = feedback_actions.add_parser(
+        "export", help="thumbs and wrong citations as gold-set JSONL (qa eval --gold)"
+    )
+    p_export.add_argument("--out", type=Path, help="write to this file (default: stdout)")
+
     p_ui = sub.add_parser("ui", help="the chat web page (Gradio)")
     p_ui.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p_ui.add_argument("--port", type=int, default=7860, help="port (7860)")
     p_ui.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+
+    p_serve = sub.add_parser(
+        "serve", help="an OpenAI-compatible API: POST /v1/chat/completions, GET /v1/models"
+    )
+    p_serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p_serve.add_argument("--port", type=int, default=8000, help="port (8000)")
 
     p_balance = sub.add_parser(
         "balance", help="one port in front of several `qa ui` processes (sticky sessions)"
@@ -364,9 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers = {
             "index": _cmd_index,
             "feed": _cmd_feed,
+            "feedback": _cmd_feedback,
             "ask": _cmd_ask,
             "chat": _cmd_chat,
             "ui": _cmd_ui,
+            "serve": _cmd_serve,
             "eval": _cmd_eval,
             "doctor": _cmd_doctor,
             "balance": _cmd_balance,

@@ -53,6 +53,7 @@ ENV_PREFIX = "QA_"
 
 # Paths and access details do not change what an answer says.
 UNHASHED = {"home", "lexical_dir", "default_corpus", "chroma_url", "ui_username", "ui_password",
+            "api_key",
             "model_start_timeout_s", "request_timeout_s", "embed_concurrency",
             "llm_concurrency"}  # fmt: skip
 
@@ -291,6 +292,11 @@ class UISettings(BaseModel):
         default=None, description="Web page login name; with ui_password, the page asks to log in."
     )
     ui_password: SecretStr | None = Field(default=None, description="Web page login password.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="With it set, `qa serve` (the OpenAI-compatible API) answers only requests "
+        "that send `Authorization: Bearer <key>`.",
+    )
 
 
 SECTIONS: dict[str, type[BaseModel]] = {

@@ -137,4 +137,24 @@ class Answer:
             "ttft_s": round(self.timings["ttft"], 3) if "ttft" in self.timings else None,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "decision": self.decision,
+            "settings_hash": self.settings_hash,
+            "model": self.model,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        """An answer back from its `to_json` shape (what the page's API hands out), enough
+        to record feedback on it or write it out."""
+        keys = set(Citation.__dataclass_fields__)
+        return cls(
+            question=str(data.get("question") or ""),
+            text=str(data.get("answer") or ""),
+            citations=[
+                Citation(**{k: v for k, v in c.items() if k in keys})
+                for c in data.get("citations") or []
+            ],  # fmt: skip
+            abstained=bool(data.get("abstained")),
+            settings_hash=str(data.get("settings_hash") or ""),
+            model=str(data.get("model") or ""),
+            decision=str(data.get("decision") or ""),
+        )

@@ -3,16 +3,22 @@ reciprocal rank."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.embedding import Embedder
 from index.lexical import LexicalIndex
-from index.store import Store
+from index.store import Store, StoredHit
 from index.types import Chunk
 from qa.retrieve.catalog import Catalog
 from qa.retrieve.filters import ArticleFilter
+
+# When at least this share of the collection passes a filter, the dense search first reads
+# OVERFETCH times the ids it expects to need and keeps the allowed ones.
+WIDE_SEARCH_SHARE = 0.5
+OVERFETCH = 3
 
 
 @dataclass
@@ -68,13 +74,14 @@ class HybridRetriever:
         """The `top_k` best chunks; with `filters`, the best among the articles that pass
         (both searches are filtered, so none of the k is spent on an excluded article)."""
         vector = self.embedder.embed([query])[0] if query_vector is None else query_vector
-        where = allowed = None
+        allowed = None
         if filters is not None and not filters.empty:
-            where = filters.chroma_where()
             allowed = self.catalog().allowed_paths(filters)
             if not allowed:
                 return []
-        dense = self.store.query(vector, self.candidates, where)
+            dense = self._dense_filtered(vector, filters, allowed)
+        else:
+            dense = self.store.query(vector, self.candidates)
         hits: dict[str, Hit] = {}
         for rank, stored in enumerate(dense):
             hits[stored.chunk.id] = Hit(
@@ -93,3 +100,29 @@ class HybridRetriever:
                 hits[cid].bm25 = score
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
         return ranked[:top_k]
+
+    def _dense_filtered(
+        self, vector: np.ndarray, filters: ArticleFilter, allowed: frozenset[str]
+    ) -> list[StoredHit]:
+        """The nearest `candidates` chunks of the allowed articles.
+
+        Chroma's `where` search costs more the more chunks pass (about 100 ms at 100k chunks
+        when a sixth of them pass); naming the allowed chunks (the BM25 index lists each
+        file's) costs 15-25 ms there. When most of the collection passes, a slightly wider
+        search that reads ids only finds enough allowed ones cheaper still, and the named
+        search decides when it does not."""
+        if self.lexical is None or not self.lexical.live_docs:
+            return self.store.query(vector, self.candidates, filters.chroma_where())
+        ids = self.lexical.chunk_ids(allowed)
+        if not ids:
+            return []
+        share = len(ids) / self.lexical.live_docs
+        if share >= WIDE_SEARCH_SHARE:
+            wide = math.ceil(self.candidates / share * OVERFETCH)
+            nearest = self.store.nearest_ids(vector, wide)
+            kept = [(cid, distance) for cid, distance in nearest if cid in ids]
+            if len(kept) >= self.candidates or len(nearest) < wide:
+                kept = kept[: self.candidates]
+                chunks = {c.id: c for c in self.store.get_chunks([cid for cid, _ in kept])}
+                return [StoredHit(chunks[cid], d) for cid, d in kept if cid in chunks]
+        return self.store.query(vector, self.candidates, ids=sorted(ids))

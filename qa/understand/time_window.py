@@ -7,7 +7,8 @@ dateparser is told to prefer the past or the future: "last week" and "3 days ago
 one day either way, while a bare duration ("three years of drought", "a century") moves
 with the preference and is about how long something lasted, not when it was reported.
 Dates of events ("in March", "on Sunday") are not windows: articles about a March trip
-were published in April. The reference day is the collection's newest article, or today
+were published in April. Nor are "now" and "today": dateparser reads them alike, and "who
+is now accused" names no window. The reference day is the collection's newest article, or today
 for a collection that follows live feeds (qa/retrieve/catalog.py).
 """
 
@@ -77,7 +78,11 @@ def _relative_dates(text: str, reference: str) -> list[tuple[str, date]]:
             continue
         day = past.date()
         if day == base.date():
-            day = date.fromordinal(day.toordinal() - _PERIOD_DAYS.get(period, 0))
+            if period not in _PERIOD_DAYS:
+                # "now" and "today" resolve alike, and "who is now accused" names no window:
+                # a wrong window hides the answer's article, a missed one only ranks as usual.
+                continue
+            day = date.fromordinal(day.toordinal() - _PERIOD_DAYS[period])
         found.append((phrase.strip(), day))
     return found
 

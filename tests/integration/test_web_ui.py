@@ -137,6 +137,44 @@ def test_the_date_range_and_outlet_picker_filter_what_answers(page) -> None:
     page.screenshot(path=str(ARTIFACTS / "ui-filters.png"), full_page=True)
 
 
+def test_add_a_feed_on_the_page_then_the_citation_links_to_the_article(page) -> None:
+    import sys
+
+    from playwright.sync_api import expect
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
+    from loopback_site import Route, loopback_site, news_page, rss
+
+    paragraphs = [
+        "The village of Ostrand opened a cable car to the Varn glacier on Saturday, the "
+        "mountain railway company said.",
+        "The cable car climbs 1,240 metres in nine minutes and each cabin holds 28 people, "
+        "the company said in a statement.",
+    ]
+    with loopback_site() as site:
+        html = news_page("Ostrand opens a glacier cable car", "Alpine Ledger",
+                         "2023-11-04T10:00:00+00:00", "Ana Brun", paragraphs)  # fmt: skip
+        article = site.page("/cable-car.html", html)
+        site.routes["/feed.xml"] = Route(
+            rss([("Cable car", article, "Sat, 04 Nov 2023 10:00:00 GMT")]).encode(),
+            content_type="application/rss+xml",
+        )
+        page.get_by_role("tab", name="Add articles").click()
+        page.locator("#web-address textarea, #web-address input").first.fill(site.url + "/feed.xml")
+        page.locator("#add-web").click()
+        expect(page.locator("#web-summary")).to_contain_text("1 new", timeout=120_000)
+        page.locator("#web-address textarea, #web-address input").first.fill(
+            site.url + "/missing.xml"
+        )
+        page.locator("#add-web").click()
+        expect(page.locator("#web-summary")).to_contain_text("the server answered 404")
+    _ask(page, "How many people does each cabin of the Ostrand cable car hold?")
+    wait_for_answer(page)
+    expect(page.locator("#chat .message.bot").last).to_contain_text("28")
+    expect(page.locator(f"#sources a.qa-link[href='{article}']")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "ui-feed.png"), full_page=True)
+
+
 def test_gradio_client_calls_the_api_and_users_are_queued(ui_url: str) -> None:
     from gradio_client import Client
 

@@ -222,7 +222,6 @@ def test_event_dates_durations_and_times_are_not_windows(question) -> None:
 def test_outlet_names_are_neither_dates_nor_a_wish_for_the_latest() -> None:
     outlet = "Business Today | Latest Stock Market And Economy News India"
     q = f"After the report by {outlet} on October 7, what changed?"
-    assert question_window(q, date(2023, 12, 1)) is not None  # "Today" read as a day
     assert question_window(q, date(2023, 12, 1), (outlet,)) is None
     assert asks_latest(q) and not asks_latest(without_names(q, (outlet,)))
     assert asks_latest("What is the latest on the summit?")
@@ -230,7 +229,32 @@ def test_outlet_names_are_neither_dates_nor_a_wish_for_the_latest() -> None:
 
 def test_the_latest_ranks_the_newest_relevant_reports_first(make_evidence) -> None:
     old = make_evidence("002", "Vladivostok", relevance=0.8)
-    new = make_evidence("004", "Vladivostok", relevance=0.6)
+    new = make_evidence("004", "Vladivostok", relevance=0.75)
+    weak_but_new = make_evidence("004", "Putin", relevance=0.5)  # far below the best
     off_topic = make_evidence("001", "Kim", relevance=0.1)
-    ranked: list[Evidence] = [old, off_topic, new]
-    assert newest_first(ranked, 0.4) == [new, old, off_topic]
+    ranked: list[Evidence] = [old, off_topic, weak_but_new, new]
+    assert newest_first(ranked, 0.4) == [new, old, off_topic, weak_but_new]
+    assert newest_first([], 0.4) == []
+
+
+def test_now_and_today_are_not_windows() -> None:
+    for question in ("Who is now accused of fraud?", "What happened today?"):
+        assert question_window(question, date(2019, 4, 26)) is None
+
+
+def test_the_filtered_dense_search_finds_what_chromas_where_search_finds(
+    indexed_assistant, monkeypatch
+) -> None:
+    from qa.retrieve import hybrid
+
+    search = indexed_assistant.retriever.search
+    vector = indexed_assistant.embedder.embed(["Kim Putin summit talks"])[0]
+    filters = [ArticleFilter.of(since="2019-04-24"), ArticleFilter.of(outlets=[KBS])]
+    for share in (0.0, 1.01):  # the wide id search, then the search among named chunks
+        monkeypatch.setattr(hybrid, "WIDE_SEARCH_SHARE", share)
+        for chosen in filters:
+            allowed = search.catalog().allowed_paths(chosen)
+            exact = indexed_assistant.store.query(vector, search.candidates, chosen.chroma_where())
+            found = search._dense_filtered(vector, chosen, allowed)
+            assert [h.chunk.id for h in found] == [h.chunk.id for h in exact]
+            assert all(chosen.allows(h.chunk.article) for h in found)

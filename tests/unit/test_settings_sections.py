@@ -74,12 +74,14 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "model_start_timeout_s": ("30", 30.0),
     "ui_username": ("reader", "reader"),
     "ui_password": ("secret", "secret"),
+    "api_key": ("key-1", "key-1"),
 }
 
 
 def _read(settings: Settings, name: str) -> Any:
     value = getattr(getattr(settings, SECTION_OF[name]), name)
-    return value.get_secret_value() if name == "ui_password" and value else value
+    secret = name in ("ui_password", "api_key")
+    return value.get_secret_value() if secret and value else value
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,8 @@ ANSWER_JSON_KEYS = {
     "ttft_s",
     "confidence",
     "decision",
+    "settings_hash",
+    "model",
 }
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))

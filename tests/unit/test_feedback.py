@@ -1,0 +1,110 @@
+"""Thumbs, wrong citations, the gold-set export and the conversation as Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.core.errors import InputError
+from qa.core.types import Answer
+from qa.feedback import Feedback, FeedbackLog, conversation_markdown, export_gold
+from ui.service import ChatService
+
+QUESTION = "Who accompanied Kim at the extended talks?"
+
+
+@pytest.fixture(scope="module")
+def answer(indexed_assistant) -> Answer:
+    answer = indexed_assistant.ask(QUESTION)
+    assert answer.citations and not answer.abstained
+    return answer
+
+
+def _log(tmp_path: Path) -> FeedbackLog:
+    return FeedbackLog(tmp_path, "seeds")
+
+
+def test_a_verdict_keeps_the_answer_its_citations_and_settings(answer, tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    log.add(Feedback.of(answer, "up", note="spot on"))
+    log.add(Feedback.of(answer, "", wrong_citations=[1]))
+    first, second = list(log.records())
+    assert first.question == QUESTION and first.answer == answer.text and first.rating == "up"
+    assert first.citations[0]["quote"] == answer.citations[0].quote
+    assert first.settings_hash == answer.settings_hash and first.model == answer.model
+    assert second.wrong_citations == [1] and second.collection == "seeds"
+
+
+def test_bad_verdicts_are_refused_with_a_message(answer) -> None:
+    with pytest.raises(InputError, match="thumbs up or down, or which citation is wrong"):
+        Feedback.of(answer)
+    with pytest.raises(InputError, match=r"there is no \[9\]"):
+        Feedback.of(answer, wrong_citations=[9])
+    with pytest.raises(InputError, match="'up' or 'down'"):
+        Feedback.of(answer, "meh")  # type: ignore[arg-type]
+
+
+def test_a_damaged_line_is_skipped_and_the_rest_is_read(answer, tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    log.add(Feedback.of(answer, "down"))
+    with log.file.open("a", encoding="utf-8") as fh:
+        fh.write('{"question": "cut short')
+    log.add(Feedback.of(answer, "up"))
+    assert [r.rating for r in log.records()] == ["down", "up"]
+
+
+def test_export_makes_gold_rows_for_review(answer) -> None:
+    up = Feedback.of(answer, "up")
+    wrong = Feedback.of(answer, "", wrong_citations=[1])
+    down = Feedback.of(answer, "down", note="it was Choe Son-hui too")
+    rows = export_gold([up, wrong, down])
+    assert [r["id"] for r in rows] == ["feedback-0001", "feedback-0002", "feedback-0003"]
+    assert all(r["needs_review"] and r["question"] == QUESTION for r in rows)
+    assert rows[0]["answers"] and "[1]" not in rows[0]["answers"][0]
+    assert rows[0]["gold_docs"] == sorted({c.source for c in answer.citations})
+    assert rows[1]["feedback"]["wrong_citations"][0]["quote"] == answer.citations[0].quote
+    assert rows[2]["answers"] == [] and rows[2]["gold_docs"] == []
+    assert rows[2]["feedback"]["answer"] == answer.text and rows[2]["type"] == "feedback_down"
+    # qa eval reads the rows (the fields it needs are there).
+    from evals.runner import load_gold
+
+    path = Path(__file__).parent / "_feedback_rows.jsonl"
+    try:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        assert len(load_gold(path)) == 3
+    finally:
+        path.unlink()
+
+
+def test_the_conversation_as_markdown(answer) -> None:
+    text = conversation_markdown([answer, answer])
+    assert text.startswith("# Conversation") and text.count(f"**Q:** {QUESTION}") == 2
+    c = answer.citations[0]
+    assert f"[1] {c.title}" in text and " ".join(c.quote.split()) in text
+    assert f"characters {c.start}–{c.end}" in text
+
+
+def test_assistant_page_and_command_line(
+    indexed_assistant, answer, capsys, tmp_path: Path, monkeypatch
+) -> None:
+    service = ChatService(indexed_assistant.settings)
+    shown = answer.to_json()
+    stored = service.feedback(shown, "up", [], None)
+    assert stored.question == QUESTION
+    assert stored.citations[0]["source"] == shown["citations"][0]["source"]
+    service.feedback(shown, "", [1], None, note="wrong passage")
+    with pytest.raises(InputError, match="there is no"):
+        service.feedback(shown, "", [7], None)
+    path = Path(service.export_conversation([shown]))
+    assert path.read_text(encoding="utf-8").startswith("# Conversation")
+
+    out = tmp_path / "export.jsonl"
+    monkeypatch.setenv("QA_HOME", str(indexed_assistant.settings.store.home))
+    monkeypatch.setenv("QA_EMBEDDER", "hash")
+    assert main(["feedback", "export", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) >= 2 and rows[0]["feedback"]["rating"] == "up"
+    assert "feedback rows written" in capsys.readouterr().out
