@@ -90,6 +90,7 @@ def chunk_article(article: Article, chunk_words: int = 90, overlap: int = 1) -> 
                     if article.byline
                     else "",
                     url=article.url,
+                    group=article.group,
                     sentences=list(members),
                     sentence_texts=[article.text[s.start : s.end] for s in members],
                 )

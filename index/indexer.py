@@ -19,12 +19,13 @@ from index.chunking import chunk_article
 from index.embedding import Embedder
 from index.lexical_writer import LexicalWriter
 from index.loaders import LoadError, iter_article_files, load_article, sha256_bytes
+from index.near_duplicates import SyndicationGroups, encode, signature
 from index.store import FileRecord, Store
 from index.types import Article, Chunk
 
 # Raised when loading reads more from a file (2: the author and byline; 3: web pages read
-# with trafilatura and their URL), so files indexed before are read again once, even though
-# their bytes did not change.
+# with trafilatura and their URL, and every article's MinHash for syndicated copies), so
+# files indexed before are read again once, even though their bytes did not change.
 EXTRACTION_VERSION = 3
 # Chunks staged for BM25 before a long run commits them (memory stays bounded).
 LEXICAL_COMMIT_DOCS = 50_000
@@ -77,6 +78,7 @@ def index_paths(
     records = store.file_records()
     roots = [Path(p) for p in paths]
     by_sha = {r.file_sha256: r.path for r in records.values()}
+    groups = SyndicationGroups.of((r.path, r.minhash, r.group) for r in records.values())
 
     files: list[Path] = []
     for path in roots:
@@ -96,6 +98,7 @@ def index_paths(
             if gone and Path(stored_path).is_relative_to(folder):
                 store.delete_file(stored_path)
                 forget([stored_path])
+                groups.forget(stored_path)
                 report.removed.append(Path(stored_path).name)
 
     pending: list[tuple[Article, list[Chunk], bool]] = []
@@ -128,6 +131,8 @@ def index_paths(
             report.skipped.append((path.name, str(exc).removeprefix(f"{path.name}: ")))
             continue
         article.path = key
+        sig = signature(article.body_text())
+        article.minhash, article.group = encode(sig), groups.assign(key, sig)
         chunks = chunk_article(article, chunk_words=chunk_words, overlap=overlap)
         pending.append((article, chunks, known is not None))
         by_sha[article.file_sha256] = key
@@ -179,6 +184,8 @@ def _flush(
                 extraction=EXTRACTION_VERSION,
                 url=article.url,
                 feed=article.feed,
+                minhash=article.minhash,
+                group=article.group,
             )
             for article, chunks, _ in pending
         ]

@@ -30,7 +30,8 @@ from index.types import Chunk, Span
 # Layout 2 adds `published_day`, the number date filters compare (Chroma compares numbers only).
 LAYOUT = "llama-index-textnode-2"
 # Bookkeeping that neither the embedder nor an LLM should read as part of a node's text.
-_HIDDEN_KEYS = ["path", "file_sha256", "sentences", "byline", "byline_text", "published_day"]
+_HIDDEN_KEYS = ["path", "file_sha256", "sentences", "byline", "byline_text", "published_day",
+                "group"]  # fmt: skip
 
 
 def published_day(published: str) -> int:
@@ -88,6 +89,7 @@ def chunk_to_node(chunk: Chunk) -> TextNode:
         "file_sha256": chunk.file_sha256,
         "author": chunk.author,
         "url": chunk.url,
+        "group": chunk.group,
         # The author's line, quotable like a sentence: [start, end] in the article, and text.
         "byline": json.dumps([chunk.byline.start, chunk.byline.end] if chunk.byline else []),
         "byline_text": chunk.byline_text,
@@ -127,6 +129,7 @@ def _chunk(id_: str, text: str, start: int, end: int, meta: dict[str, Any]) -> C
         file_sha256=str(meta.get("file_sha256") or ""),
         author=str(meta.get("author") or ""),
         url=str(meta.get("url") or ""),
+        group=str(meta.get("group") or ""),
         byline=Span(byline[0], byline[1]) if len(byline) == 2 else None,
         byline_text=str(meta.get("byline_text") or ""),
         sentences=[Span(start + a, start + b) for a, b in rel],

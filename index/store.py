@@ -67,6 +67,8 @@ class FileRecord:
     extraction: int = 0
     url: str = ""  # where the article was fetched from ("" for a local file)
     feed: str = ""  # the feed that listed it ("" when not from a feed)
+    minhash: str = ""  # the body's MinHash signature (index/near_duplicates.py)
+    group: str = ""  # its syndication group: the path of the first article with this text
 
 
 @dataclass
@@ -133,6 +135,7 @@ class Store(Protocol):
     def put_files(self, records: Sequence[FileRecord]) -> None: ...
     def file_records(self) -> dict[str, FileRecord]: ...
     def count(self) -> int: ...
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[FileRecord]]: ...
     def query(
         self,
         embedding: np.ndarray,
@@ -318,6 +321,20 @@ class ChunkStore:
             if len(page) < FILE_PAGE:
                 return records
         raise AssertionError("unreachable")
+
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[FileRecord]]:
+        """The indexed files of these syndication groups (one call)."""
+        wanted = sorted({g for g in groups if g})
+        if not wanted:
+            return {}
+        where = {"group": wanted[0]} if len(wanted) == 1 else {"group": {"$in": wanted}}
+        read = partial(self.files.get, where=where, include=["metadatas"])
+        out: dict[str, list[FileRecord]] = {}
+        for m in self._call("reading syndication groups", read)["metadatas"] or []:
+            fields = {k: m[k] for k in FileRecord.__dataclass_fields__ if k in m}
+            record = FileRecord(**fields)
+            out.setdefault(record.group, []).append(record)
+        return out
 
     def count(self) -> int:
         return int(self._call("counting chunks", self.chunks.count))

@@ -25,6 +25,7 @@ class ArticleInfo:
     published: str = ""  # ISO 8601 date or datetime, "" when unknown
     author: str = ""
     url: str = ""  # the article on the web, when it came from there
+    group: str = ""  # its syndication group (index/near_duplicates.py)
 
     def metadata(self) -> dict[str, str]:
         return {
@@ -61,6 +62,8 @@ class Article:
     url: str = ""  # where a fetched page came from (or a saved page's canonical address)
     feed: str = ""  # the feed that listed it
     updated: str = ""  # when the page says it was last updated, if not when first published
+    minhash: str = ""  # the body's MinHash signature, encoded (index/near_duplicates.py)
+    group: str = ""  # the syndication group: the path of the first article with this text
 
     def body_text(self) -> str:
         return "\n\n".join(self.text[s.start : s.end] for s in self.body)
@@ -84,6 +87,7 @@ class Chunk:
     byline: Span | None = None  # the author's line in the article (offsets into it)
     byline_text: str = ""
     url: str = ""
+    group: str = ""  # syndication group (index/near_duplicates.py); "" when unknown
     # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
     sentences: list[Span] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
@@ -91,5 +95,12 @@ class Chunk:
     @property
     def article(self) -> ArticleInfo:
         return ArticleInfo(
-            self.source, self.path, self.title, self.outlet, self.published, self.author, self.url
+            self.source,
+            self.path,
+            self.title,
+            self.outlet,
+            self.published,
+            self.author,
+            self.url,
+            self.group,
         )

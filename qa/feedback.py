@@ -78,8 +78,8 @@ class Feedback:
 
 
 def _citation(c: Citation) -> dict[str, Any]:
-    out = {k: v for k, v in asdict(c).items() if k != "support"}
-    return {k: v for k, v in out.items() if v not in ("", None)}
+    out = {k: v for k, v in asdict(c).items() if k not in ("support", "group")}
+    return {k: v for k, v in out.items() if v not in ("", None, ())}
 
 
 class FeedbackLog:
@@ -164,7 +164,8 @@ def conversation_markdown(turns: Iterable[Answer], title: str = "Conversation") 
             where = f"[{c.title or c.source}]({c.url})" if c.url else (c.title or c.source)
             meta = ", ".join(x for x in (c.outlet, c.published[:10], f"`{c.source}`") if x)
             quote = " ".join(c.quote.split())
-            lines.append(f"[{n}] {where} ({meta}), characters {c.start}–{c.end}: > {quote}")
+            also = f" Also carried by {', '.join(c.also_in)}." if c.also_in else ""
+            lines.append(f"[{n}] {where} ({meta}), characters {c.start}–{c.end}: > {quote}{also}")
         if answer.citations:
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -40,7 +40,7 @@ from qa.core.answer_stream import AnswerStream
 from qa.core.interfaces import LLM, Message, TokenLogprob
 from qa.core.settings import Settings
 from qa.core.text import date_label
-from qa.core.types import Answer, Draft, Evidence, RetrievedSource
+from qa.core.types import Answer, Citation, Draft, Evidence, RetrievedSource
 from qa.evidence.injection import looks_like_instruction
 from qa.evidence.recency import newest_first
 from qa.evidence.select import grouped_by_article, ranked_sentences, relevant_enough
@@ -437,7 +437,7 @@ class AnswerPipeline:
             text, citations = draft.text or ABSTAIN_TEXT, []
             decision = f"abstained at {step}: {draft.reason or 'nothing supported'}"
         else:
-            text, citations = draft.text, draft.citations
+            text, citations = draft.text, self._also_carried(draft.citations)
             reasons = [r for r in (draft.reason, estimate and estimate.describe()) if r]
             decision = f"answered ({step}{': ' + '; '.join(reasons) if reasons else ''})"
         log.info("%s", decision)
@@ -461,6 +461,19 @@ class AnswerPipeline:
             signals=signals,
             withheld=withheld,
         )
+
+    def _also_carried(self, citations: list[Citation]) -> list[Citation]:
+        """Each citation with the other outlets that carried the same (syndicated) text."""
+        ours = self.retriever if isinstance(self.retriever, HybridNodeRetriever) else None
+        groups = [c.group for c in citations if c.group]
+        if ours is None or not groups:
+            return citations
+        members = ours.search.store.group_members(groups)
+        out = []
+        for c in citations:
+            others = {r.outlet or r.source for r in members.get(c.group, []) if r.path != c.path}
+            out.append(replace(c, also_in=tuple(sorted(others))) if others else c)
+        return out
 
 
 def _not_confident_text(draft: Draft) -> str:

@@ -43,7 +43,8 @@ def footnote(n: int, c: Citation) -> str:
     where = c.url or c.source
     meta = ", ".join(x for x in (c.outlet, c.published[:10]) if x)
     quote = " ".join(c.quote.split())
-    return f"[{n}] {c.title or c.source}{f' ({meta})' if meta else ''}, {where}: “{quote}”"
+    also = f" (also carried by {', '.join(c.also_in)})" if c.also_in else ""
+    return f"[{n}] {c.title or c.source}{f' ({meta})' if meta else ''}, {where}: “{quote}”{also}"
 
 
 def reply_text(answer: Answer) -> str:

@@ -53,6 +53,8 @@ def _meta_line(c: Citation) -> str:
     byline = f"by {c.author}" if c.author else ""
     parts = [c.outlet, byline, c.published[:10] if c.published else "", f"<code>{c.source}</code>"]
     parts.append(f"characters {c.start}–{c.end}")
+    if c.also_in:
+        parts.append("also carried by " + ", ".join(c.also_in))
     return " · ".join(html.escape(p) if not p.startswith("<code>") else p for p in parts if p)
 
 

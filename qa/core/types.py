@@ -50,11 +50,20 @@ class Citation:
     support: float = 0.0  # how well the quote supports the cited sentence (qa/verify/support.py)
     author: str = ""  # the reporter, when the article names one
     url: str = ""  # the article on the web, when it came from there
+    group: str = ""  # its syndication group (bookkeeping, not shown)
+    also_in: tuple[str, ...] = ()  # other outlets that carried the same text
 
     @property
     def article(self) -> ArticleInfo:
         return ArticleInfo(
-            self.source, self.path, self.title, self.outlet, self.published, self.author, self.url
+            self.source,
+            self.path,
+            self.title,
+            self.outlet,
+            self.published,
+            self.author,
+            self.url,
+            self.group,
         )
 
     @classmethod
@@ -72,6 +81,7 @@ class Citation:
             support=round(support, 3),
             author=a.author,
             url=a.url,
+            group=a.group,
         )
 
 
@@ -125,10 +135,10 @@ class Answer:
             "abstained": self.abstained,
             "citations": [
                 {
-                    k: v
+                    k: list(v) if isinstance(v, tuple) else v
                     for k, v in asdict(c).items()
                     if k in ("source", "title", "published", "quote", "start", "end")
-                    or (k in ("outlet", "url") and v)
+                    or (k in ("outlet", "url", "also_in") and v)
                 }
                 for c in self.citations
             ],  # fmt: skip

@@ -14,7 +14,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import QueryBundle
 
 from qa.retrieve.filters import ArticleFilter
-from qa.retrieve.hybrid import Hit
+from qa.retrieve.hybrid import Hit, one_per_group
 from qa.retrieve.node_retriever import HybridNodeRetriever, hit_of_node, hit_to_node
 
 
@@ -40,7 +40,7 @@ def retrieve_hits(
         )
     else:
         bundle = QueryBundle(search, embedding=[float(x) for x in search_vector])
-        hits = [hit_of_node(n) for n in retriever.retrieve(bundle)]
+        hits = one_per_group([hit_of_node(n) for n in retriever.retrieve(bundle)])
         if filters is not None and not filters.empty:
             hits = [h for h in hits if filters.allows(h.chunk.article)]
     if not postprocessors:

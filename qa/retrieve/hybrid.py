@@ -29,6 +29,19 @@ class Hit:
     bm25: float | None = None
 
 
+def one_per_group(hits: list[Hit]) -> list[Hit]:
+    """The hits with one article per syndication group: the best-ranked copy of a wire story
+    stands for all of them (its citation names the others), so the other copies do not take
+    places in top-k. Chunks of that one article all stay."""
+    chosen: dict[str, str] = {}
+    out = []
+    for hit in hits:
+        group = hit.chunk.group or hit.chunk.path
+        if chosen.setdefault(group, hit.chunk.path) == hit.chunk.path:
+            out.append(hit)
+    return out
+
+
 class HybridRetriever:
     """Dense candidates from the store and BM25 candidates from `lexical`, fused.
 
@@ -99,7 +112,7 @@ class HybridRetriever:
                 hits[cid].score += 1.0 / (self.rrf_k + rank + 1)
                 hits[cid].bm25 = score
         ranked = sorted(hits.values(), key=lambda h: h.score, reverse=True)
-        return ranked[:top_k]
+        return one_per_group(ranked)[:top_k]
 
     def _dense_filtered(
         self, vector: np.ndarray, filters: ArticleFilter, allowed: frozenset[str]

@@ -52,6 +52,7 @@ def chunk_of(node: BaseNode) -> Chunk:
         published=str(meta.get("published") or ""),
         author=str(meta.get("author") or ""),
         url=str(meta.get("url") or meta.get("source_url") or ""),
+        group=str(meta.get("group") or ""),
         sentences=[Span(start + s.start, start + s.end) for s in spans],
         sentence_texts=[text[s.start : s.end] for s in spans],
     )

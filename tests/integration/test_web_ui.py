@@ -175,6 +175,32 @@ def test_add_a_feed_on_the_page_then_the_citation_links_to_the_article(page) -> 
     page.screenshot(path=str(ARTIFACTS / "ui-feed.png"), full_page=True)
 
 
+def test_thumbs_a_wrong_citation_and_the_markdown_export(page, ui_server) -> None:
+    import json
+
+    from playwright.sync_api import expect
+
+    _ask(page, "Who accompanied Kim at the extended talks?")
+    wait_for_answer(page)
+    page.locator("#chat .message.bot").last.hover()
+    page.locator("#chat button[aria-label='Like']").last.click()
+    expect(page.locator("#feedback-note")).to_contain_text("recorded 👍")
+    page.locator("#wrong-pick input").click()
+    page.get_by_role("option", name="[1]").click()
+    page.locator("#mark-wrong").click()
+    expect(page.locator("#feedback-note")).to_contain_text("citation [1] recorded as wrong")
+    with page.expect_download() as download:
+        page.locator("#export").click()
+        page.locator("#export-file a").first.click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "**Q:** Who accompanied Kim at the extended talks?" in text and "[1]" in text
+
+    log = ui_server.home / "feedback" / "seeds.jsonl"
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert rows[-2]["rating"] == "up" and rows[-1]["wrong_citations"] == [1]
+    assert rows[-1]["citations"][0]["source"] == "004_dfd909dab3a5d0b8.txt"
+
+
 def test_gradio_client_calls_the_api_and_users_are_queued(ui_url: str) -> None:
     from gradio_client import Client
 
@@ -192,6 +218,8 @@ def test_gradio_client_calls_the_api_and_users_are_queued(ui_url: str) -> None:
     assert re.search(r"\b(three|3) hours", second["answer"])
     only_kbs = client.predict("When will Biegun visit Moscow?", outlets=["kbs"], api_name="/ask")
     assert {r["source"] for r in only_kbs["retrieved"]} == {"000_86efe34d87499970.txt"}
+    stored = client.predict(first, "down", [], "not what I asked", api_name="/feedback")
+    assert stored["rating"] == "down" and stored["question"] == first["question"]
 
 
 def test_stop_ends_an_answer_and_the_chat_goes_on(page) -> None:

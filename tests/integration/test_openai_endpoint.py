@@ -1,0 +1,70 @@
+"""`qa serve` with the embedded defaults (real embedder, real Chroma, the real model), used
+as a model by the openai Python SDK, streaming and not, with an API key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from processes import free_port, stop, wait_until_up
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "Who accompanied Kim at the extended talks?"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("serve_home")
+    port = free_port()
+    env = {**os.environ, "QA_HOME": str(home), "QA_API_KEY": "it-key"}
+    log = (home / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", proc, timeout_s=300)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop(proc)
+        log.close()
+        print(Path(home / "serve.log").read_text()[-2000:])
+
+
+def test_the_openai_sdk_gets_a_verified_cited_answer(served: str) -> None:
+    client = openai.OpenAI(base_url=served, api_key="it-key", max_retries=0, timeout=300)
+    assert "newsqa" in [m.id for m in client.models.list()]
+    reply = client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": QUESTION}]
+    )
+    content = reply.choices[0].message.content
+    assert "Ri Yong-ho" in content and "Sources:\n[1]" in content
+    citations = reply.model_extra["citations"]
+    assert citations[0]["source"] == "004_dfd909dab3a5d0b8.txt"
+    assert "Ri Yong-ho" in citations[0]["quote"]
+
+    chunks = list(
+        client.chat.completions.create(
+            model="newsqa",
+            messages=[
+                {"role": "user", "content": QUESTION},
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": "How long did the summit meetings last?"},
+            ],
+            stream=True,
+        )
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "three hours" in streamed or "3 hours" in streamed
+    assert chunks[-1].model_extra["citations"]
+
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=served, api_key="wrong", max_retries=0).models.list()
