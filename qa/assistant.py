@@ -270,6 +270,16 @@ class Assistant:
         """The outlets a filter can name in this collection."""
         return Catalog.of(self.store.file_records().values()).outlets()
 
+    def brief(self, topic: str, filters: ArticleFilter | None = None) -> Answer:
+        """A short cited briefing on `topic` over many articles (qa/briefing.py)."""
+        return self.stream_brief(topic, filters).answer
+
+    def stream_brief(self, topic: str, filters: ArticleFilter | None = None) -> AnswerStream:
+        """The briefing as the model writes it; then `.answer` is the verified briefing."""
+        from qa.briefing import Briefer
+
+        return Briefer(self.pipeline).stream(topic, filters)
+
     def as_query_engine(self, **kwargs: Any) -> VerifiedQueryEngine:
         from qa.engines import VerifiedQueryEngine
 

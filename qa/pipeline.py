@@ -437,7 +437,7 @@ class AnswerPipeline:
             text, citations = draft.text or ABSTAIN_TEXT, []
             decision = f"abstained at {step}: {draft.reason or 'nothing supported'}"
         else:
-            text, citations = draft.text, self._also_carried(draft.citations)
+            text, citations = draft.text, self.also_carried(draft.citations)
             reasons = [r for r in (draft.reason, estimate and estimate.describe()) if r]
             decision = f"answered ({step}{': ' + '; '.join(reasons) if reasons else ''})"
         log.info("%s", decision)
@@ -462,7 +462,7 @@ class AnswerPipeline:
             withheld=withheld,
         )
 
-    def _also_carried(self, citations: list[Citation]) -> list[Citation]:
+    def also_carried(self, citations: list[Citation]) -> list[Citation]:
         """Each citation with the other outlets that carried the same (syndicated) text."""
         ours = self.retriever if isinstance(self.retriever, HybridNodeRetriever) else None
         groups = [c.group for c in citations if c.group]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -20,6 +20,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phonin
 import gradio as gr  # noqa: E402
 
 from qa.conversation import add_turn  # noqa: E402
+from qa.core.answer_stream import AnswerStream  # noqa: E402
 from qa.core.errors import UserError  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
 from qa.core.types import Answer  # noqa: E402
@@ -69,6 +70,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                         max_length=settings.question.max_question_chars,
                     )
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                    brief = gr.Button("Brief me", scale=1, elem_id="brief")
                     stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
                 with gr.Row(elem_id="filters"):
                     since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", scale=1,
@@ -160,6 +162,45 @@ def build_app(service: ChatService) -> gr.Blocks:
             picked: list[str] | None,
             request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
+            def start(filters: ArticleFilter | None) -> AnswerStream:
+                return service.stream(text, turns, coll, int(k), model_name, filters)
+
+            yield from reply(text, chat, turns, answers, start, since_day, until_day, picked,
+                             request)  # fmt: skip
+
+        def respond_brief(
+            text: str,
+            chat: Messages,
+            turns: list,
+            answers: dict[int, dict],
+            coll: str,
+            k: int,
+            model_name: str,
+            since_day: str,
+            until_day: str,
+            picked: list[str] | None,
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
+            """The box's text as a topic: a cited briefing over many articles."""
+
+            def start(filters: ArticleFilter | None) -> AnswerStream:
+                return service.stream_brief(text, coll, model_name, filters)
+
+            shown = f"Briefing: {text}"
+            yield from reply(shown, chat, turns, answers, start, since_day, until_day, picked,
+                             request)  # fmt: skip
+
+        def reply(
+            text: str,
+            chat: Messages,
+            turns: list,
+            answers: dict[int, dict],
+            start: Callable[[ArticleFilter | None], AnswerStream],
+            since_day: str,
+            until_day: str,
+            picked: list[str] | None,
+            request: gr.Request,
+        ) -> Iterator[tuple[Any, ...]]:
             turn = next(turns_started)
             stop_flag = stop_flags.setdefault(_session(request), threading.Event())
             stop_flag.clear()
@@ -175,8 +216,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             answer: Answer | None = None
             shown = ""
             try:
-                filters = page_filter(since_day, until_day, picked)
-                stream = service.stream(text, turns, coll, int(k), model_name, filters)
+                stream = start(page_filter(since_day, until_day, picked))
             except Exception as exc:
                 yield emit(done, _error_text(exc))
                 return
@@ -217,6 +257,8 @@ def build_app(service: ChatService) -> gr.Blocks:
         at_once = service.concurrent_answers
         for trigger in (send.click, question.submit):
             trigger(respond, chat_inputs, chat_outputs, api_visibility="private",
+                    concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
+        brief.click(respond_brief, chat_inputs, chat_outputs, api_visibility="private",
                     concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
         stop.click(request_stop, queue=False, api_visibility="private")
         clear.click(
@@ -347,6 +389,19 @@ def build_app(service: ChatService) -> gr.Blocks:
             return asdict(stored)
 
         gr.api(feedback, api_name="feedback")
+
+        def brief_api(
+            topic: str,
+            collection: str = "",
+            since: str = "",
+            until: str = "",
+            outlets: list[str] | None = None,
+        ) -> dict[str, Any]:
+            """A cited briefing on `topic` over many articles; the `qa brief --json` object."""
+            filters = page_filter(since, until, outlets)
+            return service.stream_brief(topic, collection or None, None, filters).answer.to_json()
+
+        gr.api(brief_api, api_name="brief", concurrency_id="llm", concurrency_limit=at_once)
     app.queue(default_concurrency_limit=1)
     return app
 

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -113,17 +113,22 @@ class ChatService:
         """At most `concurrent_answers` answers generate at once across every visitor: the
         model is shared."""
         assistant = self.assistant(collection, top_k, model)
-        return AnswerStream(self._gated(assistant, question, history, filters))
+        return AnswerStream(self._gated(lambda: assistant.stream(question, history, filters)))
 
-    def _gated(
+    def stream_brief(
         self,
-        assistant: Assistant,
-        question: str,
-        history: Sequence[tuple[str, str]],
-        filters: ArticleFilter | None,
-    ) -> Generator[str, None, Answer]:
+        topic: str,
+        collection: str | None = None,
+        model: str | None = None,
+        filters: ArticleFilter | None = None,
+    ) -> AnswerStream:
+        """A cited briefing on `topic`, in the same queue as answers (one model)."""
+        assistant = self.assistant(collection, None, model)
+        return AnswerStream(self._gated(lambda: assistant.stream_brief(topic, filters)))
+
+    def _gated(self, start: Callable[[], AnswerStream]) -> Generator[str, None, Answer]:
         with self._generate:
-            stream = assistant.stream(question, history, filters)
+            stream = start()
             yield from stream
             return stream.answer
 

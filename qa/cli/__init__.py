@@ -93,6 +93,26 @@ def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_brief(assistant: Assistant, args: argparse.Namespace) -> int:
+    from qa.retrieve.filters import ArticleFilter
+
+    clean_question(args.topic, assistant.settings.question.max_question_chars)
+    r = assistant.settings.retrieval
+    # `qa brief "X" --since D` and `qa --since D brief "X"` say the same.
+    filters = ArticleFilter.of(
+        args.brief_since or r.since,
+        args.brief_until or r.until,
+        args.brief_outlets or r.outlets,
+        r.authors,
+    )
+    assistant.ensure_indexed(progress=not args.json)
+    if args.json:
+        print(json.dumps(assistant.brief(args.topic, filters).to_json(), ensure_ascii=False))
+        return 0
+    AnswerPrinter().show(assistant.stream_brief(args.topic, filters))
+    return 0
+
+
 def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
     assistant.ensure_indexed(progress=True)
     chat = Conversation(assistant)
@@ -271,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_ask.add_argument("question")
     p_ask.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p_brief = sub.add_parser(
+        "brief", help="a short cited briefing on a topic over many articles (filters apply)"
+    )
+    p_brief.add_argument("topic", help='e.g. "the Kim-Putin summit"')
+    p_brief.add_argument("--json", action="store_true", help="print one JSON object")
+    p_brief.add_argument("--since", dest="brief_since", metavar="YYYY-MM-DD")
+    p_brief.add_argument("--until", dest="brief_until", metavar="YYYY-MM-DD")
+    p_brief.add_argument("--outlet", dest="brief_outlets", action="append", metavar="NAME")
+
     sub.add_parser("chat", help="a conversation in the terminal")
 
     p_feedback = sub.add_parser("feedback", help="export the recorded feedback as gold rows")
@@ -408,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "feed": _cmd_feed,
             "feedback": _cmd_feedback,
             "ask": _cmd_ask,
+            "brief": _cmd_brief,
             "chat": _cmd_chat,
             "ui": _cmd_ui,
             "serve": _cmd_serve,

@@ -175,6 +175,22 @@ def test_add_a_feed_on_the_page_then_the_citation_links_to_the_article(page) -> 
     page.screenshot(path=str(ARTIFACTS / "ui-feed.png"), full_page=True)
 
 
+def test_brief_me_streams_a_cited_briefing(page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#question textarea").fill("the Kim-Putin summit in Vladivostok")
+    before = page.locator("#chat .message.bot").count()
+    page.locator("#brief").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chat .message.bot').length > n", arg=before
+    )
+    wait_for_answer(page, timeout_s=240)
+    expect(page.locator("#chat .message.user").last).to_contain_text("Briefing:")
+    expect(page.locator("#chat .message.bot").last).to_contain_text("[1]")
+    assert page.locator("#sources .qa-source").count() >= 2
+    page.screenshot(path=str(ARTIFACTS / "ui-briefing.png"), full_page=True)
+
+
 def test_thumbs_a_wrong_citation_and_the_markdown_export(page, ui_server) -> None:
     import json
 

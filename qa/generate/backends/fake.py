@@ -35,6 +35,8 @@ class FakeLLM(StreamingBackend):
             yield prompt.rsplit("Follow-up question:", 1)[1].split("\n")[0].strip()
             return
         sources, _, question = prompt.rpartition("\n\nQuestion:")
+        if not sources:  # a briefing: the topic plays the question's part
+            sources, _, question = prompt.rpartition("\n\nTopic:")
         question = question.strip().split("\n")[0]
         best, best_n = "", 0.0
         for line in sources.splitlines():
