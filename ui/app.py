@@ -149,46 +149,35 @@ def build_app(service: ChatService) -> gr.Blocks:
         # and the one model is free for the next question at once.
         stop_flags: dict[str, threading.Event] = {}
 
-        def respond(
-            text: str,
-            chat: Messages,
-            turns: list,
-            answers: dict[int, dict],
-            coll: str,
-            k: int,
-            model_name: str,
-            since_day: str,
-            until_day: str,
-            picked: list[str] | None,
-            request: gr.Request,
-        ) -> Iterator[tuple[Any, ...]]:
-            def start(filters: ArticleFilter | None) -> AnswerStream:
-                return service.stream(text, turns, coll, int(k), model_name, filters)
+        def chat_handler(kind: str) -> Callable[..., Iterator[tuple[Any, ...]]]:
+            """The chat's handler: an answer to the box's text, or ("brief") a cited
+            briefing with the box's text as its topic."""
 
-            yield from reply(text, chat, turns, answers, start, since_day, until_day, picked,
-                             request)  # fmt: skip
+            def handle(
+                text: str,
+                chat: Messages,
+                turns: list,
+                answers: dict[int, dict],
+                coll: str,
+                k: int,
+                model_name: str,
+                since_day: str,
+                until_day: str,
+                picked: list[str] | None,
+                request: gr.Request,
+            ) -> Iterator[tuple[Any, ...]]:
+                def start(filters: ArticleFilter | None) -> AnswerStream:
+                    if kind == "brief":
+                        return service.stream_brief(text, coll, model_name, filters)
+                    return service.stream(text, turns, coll, int(k), model_name, filters)
 
-        def respond_brief(
-            text: str,
-            chat: Messages,
-            turns: list,
-            answers: dict[int, dict],
-            coll: str,
-            k: int,
-            model_name: str,
-            since_day: str,
-            until_day: str,
-            picked: list[str] | None,
-            request: gr.Request,
-        ) -> Iterator[tuple[Any, ...]]:
-            """The box's text as a topic: a cited briefing over many articles."""
+                shown = f"Briefing: {text}" if kind == "brief" else text
+                yield from reply(shown, chat, turns, answers, start, since_day, until_day,
+                                 picked, request)  # fmt: skip
 
-            def start(filters: ArticleFilter | None) -> AnswerStream:
-                return service.stream_brief(text, coll, model_name, filters)
+            return handle
 
-            shown = f"Briefing: {text}"
-            yield from reply(shown, chat, turns, answers, start, since_day, until_day, picked,
-                             request)  # fmt: skip
+        respond, respond_brief = chat_handler("ask"), chat_handler("brief")
 
         def reply(
             text: str,
