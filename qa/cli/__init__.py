@@ -18,6 +18,7 @@ from qa.assistant import Assistant, Conversation, clean_question
 from qa.cli.terminal import AnswerPrinter, keys_held, read_question
 from qa.core.errors import UserError
 from qa.core.settings import Settings, setting_problems
+from qa.core.types import Answer
 
 
 def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -113,12 +114,20 @@ def _cmd_brief(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+CHAT_HELP = (
+    "Ask about the indexed articles. After an answer: /up or /down [note] rates it, "
+    "/wrong N marks citation [N] wrong, /export FILE.md saves the conversation. "
+    "Empty line or Ctrl-D to quit."
+)
+
+
 def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
     assistant.ensure_indexed(progress=True)
     chat = Conversation(assistant)
     printer = AnswerPrinter(always_stream=True)  # a chat streams even into a pipe
-    print("Ask about the indexed articles. Empty line or Ctrl-D to quit.")
+    print(CHAT_HELP)
     typed_ahead: list[str] = []
+    answers: list[Answer] = []
     while True:
         try:
             question = read_question("\nyou> ", "".join(typed_ahead))
@@ -129,10 +138,37 @@ def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
         if not question.strip():
             return 0
         try:
+            if question.strip().startswith("/"):
+                print(chat_command(assistant, question.strip(), answers))
+                continue
             with keys_held(typed_ahead):
-                printer.show(chat.stream(question), prefix="bot> ")
+                answers.append(printer.show(chat.stream(question), prefix="bot> "))
         except UserError as exc:
             print(f"\nerror: {exc}")
+
+
+def chat_command(assistant: Assistant, line: str, answers: list[Answer]) -> str:
+    """/up, /down [note], /wrong N, /export FILE: feedback on the last answer, or the
+    conversation as Markdown."""
+    from qa.feedback import conversation_markdown
+
+    command, _, rest = line.partition(" ")
+    if command == "/export":
+        if not rest.strip():
+            raise UserError("/export needs a file name, e.g. /export chat.md")
+        Path(rest.strip()).write_text(conversation_markdown(answers), encoding="utf-8")
+        return f"{len(answers)} answers written to {rest.strip()}"
+    if command not in ("/up", "/down", "/wrong"):
+        raise UserError(f"unknown command {command}; use /up, /down, /wrong N or /export FILE")
+    if not answers:
+        raise UserError("ask a question first: feedback is about the last answer")
+    if command == "/wrong":
+        if not rest.strip().isdigit():
+            raise UserError("/wrong needs the citation's number, e.g. /wrong 2")
+        assistant.feedback(answers[-1], "", [int(rest.strip())])
+        return f"recorded: citation [{rest.strip()}] is wrong"
+    assistant.feedback(answers[-1], "up" if command == "/up" else "down", note=rest.strip())
+    return f"recorded: {'👍' if command == '/up' else '👎'}"
 
 
 def _cmd_ui(assistant: Assistant, args: argparse.Namespace) -> int:

@@ -108,3 +108,28 @@ def test_assistant_page_and_command_line(
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(rows) >= 2 and rows[0]["feedback"]["rating"] == "up"
     assert "feedback rows written" in capsys.readouterr().out
+
+
+def test_feedback_and_export_from_the_terminal_chat(
+    indexed_assistant, answer, tmp_path: Path
+) -> None:
+    from qa.cli import chat_command
+    from qa.core.errors import UserError
+
+    with pytest.raises(UserError, match="ask a question first"):
+        chat_command(indexed_assistant, "/up", [])
+    before = len(list(indexed_assistant.feedback_log().records()))
+    assert chat_command(indexed_assistant, "/down not it", [answer]) == "recorded: 👎"
+    assert "citation [1] is wrong" in chat_command(indexed_assistant, "/wrong 1", [answer])
+    with pytest.raises(UserError, match="citation's number"):
+        chat_command(indexed_assistant, "/wrong x", [answer])
+    with pytest.raises(UserError, match="unknown command /rate"):
+        chat_command(indexed_assistant, "/rate 5", [answer])
+    records = list(indexed_assistant.feedback_log().records())[before:]
+    assert [(r.rating, r.note, r.wrong_citations) for r in records] == [
+        ("down", "not it", []),
+        ("", "", [1]),
+    ]
+    out = tmp_path / "chat.md"
+    assert "1 answers written" in chat_command(indexed_assistant, f"/export {out}", [answer])
+    assert out.read_text(encoding="utf-8").startswith("# Conversation")
