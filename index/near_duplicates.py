@@ -78,16 +78,23 @@ class SyndicationGroups:
         self._lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self._signatures: dict[str, np.ndarray] = {}
         self.group_of: dict[str, str] = {}
+        self._known: Iterable[tuple[str, str, str]] | None = None
 
     @classmethod
     def of(cls, known: Iterable[tuple[str, str, str]]) -> SyndicationGroups:
-        """From (path, encoded signature, group) of the indexed articles."""
+        """From (path, encoded signature, group) of the indexed articles. The LSH index is
+        built on the first article that needs a group, so an index run that finds nothing
+        new never builds it."""
         groups = cls()
-        for path, encoded, group in known:
+        groups._known = known
+        return groups
+
+    def _load(self) -> None:
+        known, self._known = self._known, None
+        for path, encoded, group in known or ():
             sig = decode(encoded) if encoded else None
             if sig is not None:
-                groups._insert(path, sig, group or path)
-        return groups
+                self._insert(path, sig, group or path)
 
     def _insert(self, path: str, sig: np.ndarray, group: str) -> None:
         self._lsh.insert(path, _minhash(sig))
@@ -95,6 +102,7 @@ class SyndicationGroups:
         self.group_of[path] = group
 
     def forget(self, path: str) -> None:
+        self._load()
         if path in self._signatures:
             self._lsh.remove(path)
             del self._signatures[path]

@@ -316,8 +316,7 @@ class ChunkStore:
             read = partial(self.files.get, include=["metadatas"], limit=FILE_PAGE, offset=offset)
             page = self._call("listing files", read)["metadatas"] or []
             for m in page:
-                fields = {k: m[k] for k in FileRecord.__dataclass_fields__ if k in m}
-                records[str(m["path"])] = FileRecord(**fields)
+                records[str(m["path"])] = _record(m)
             if len(page) < FILE_PAGE:
                 return records
         raise AssertionError("unreachable")
@@ -331,8 +330,7 @@ class ChunkStore:
         read = partial(self.files.get, where=where, include=["metadatas"])
         out: dict[str, list[FileRecord]] = {}
         for m in self._call("reading syndication groups", read)["metadatas"] or []:
-            fields = {k: m[k] for k in FileRecord.__dataclass_fields__ if k in m}
-            record = FileRecord(**fields)
+            record = _record(m)
             out.setdefault(record.group, []).append(record)
         return out
 
@@ -423,6 +421,11 @@ class ChunkStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
+
+
+def _record(meta: dict[str, Any]) -> FileRecord:
+    """A file record from its Chroma metadata (fields added later default when absent)."""
+    return FileRecord(**{k: meta[k] for k in FileRecord.__dataclass_fields__ if k in meta})
 
 
 def _file_id(path: str) -> str:

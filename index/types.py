@@ -27,6 +27,12 @@ class ArticleInfo:
     url: str = ""  # the article on the web, when it came from there
     group: str = ""  # its syndication group (index/near_duplicates.py)
 
+    @classmethod
+    def of(cls, carrier: object) -> ArticleInfo:
+        """The article fields of anything that carries them (a chunk, a citation, a file
+        record)."""
+        return cls(**{name: getattr(carrier, name) for name in cls.__dataclass_fields__})
+
     def metadata(self) -> dict[str, str]:
         return {
             "source": self.source,
@@ -94,13 +100,4 @@ class Chunk:
 
     @property
     def article(self) -> ArticleInfo:
-        return ArticleInfo(
-            self.source,
-            self.path,
-            self.title,
-            self.outlet,
-            self.published,
-            self.author,
-            self.url,
-            self.group,
-        )
+        return ArticleInfo.of(self)

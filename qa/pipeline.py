@@ -197,14 +197,18 @@ class AnswerPipeline:
         a relative date in the question names ("last week"), and newest-first when it asks
         for the latest. Outlet and author names as the collection spells them."""
         ours = self.retriever if isinstance(self.retriever, HybridNodeRetriever) else None
-        catalog = ours.search.catalog() if ours else None
         base = turn.asked_filter
         if base is None:
             base = ours.filters if ours else settings_filter(self.settings)
-        if catalog is not None and not base.empty:
-            base = catalog.resolve(base)
+        if ours is not None and not base.empty:
+            base = ours.resolved(base)
         if not self.settings.question.question_dates:
             return base
+        # The catalog (every file record) is read only for a question that may name a time:
+        # blanking outlet names can only remove a date expression, never add one.
+        if question_window(turn.query, date.today()) is None and not asks_latest(turn.query):
+            return base
+        catalog = ours.search.catalog() if ours else None
         names = tuple(catalog.outlets()) if catalog else ()
         live = catalog is None or catalog.live
         reference = date.today() if live else (catalog.newest() if catalog else None)

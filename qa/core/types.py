@@ -55,16 +55,7 @@ class Citation:
 
     @property
     def article(self) -> ArticleInfo:
-        return ArticleInfo(
-            self.source,
-            self.path,
-            self.title,
-            self.outlet,
-            self.published,
-            self.author,
-            self.url,
-            self.group,
-        )
+        return ArticleInfo.of(self)
 
     @classmethod
     def of(cls, evidence: Evidence, support: float) -> Citation:

@@ -57,15 +57,11 @@ class Catalog:
         if article_filter not in self._allowed:
             if len(self._allowed) >= KEPT_FILTERS:
                 self._allowed.clear()
-            allowed = frozenset(r.path for r in self.records if article_filter.allows(_info(r)))
+            allowed = frozenset(
+                r.path for r in self.records if article_filter.allows(ArticleInfo.of(r))
+            )
             self._allowed[article_filter] = allowed
         return self._allowed[article_filter]
-
-
-def _info(record: FileRecord) -> ArticleInfo:
-    return ArticleInfo(
-        record.source, record.path, record.title, record.outlet, record.published, record.author
-    )
 
 
 def _day_of(published: str) -> date | None:
