@@ -11,6 +11,8 @@
                  judgement a judgement over reports keeps its Yes/No with its passages
                  answer_check  it gives what the question asks for (else the exact words
                            of a source that do, else "the articles mention X but don't say")
+                 evidence_led  a fact answer that did not stand becomes the best evidence
+                           sentence, quoted whole and cited, when it names what the question does
 
 Abstention is decided in one place, `AnswerPipeline._decide`, from the last draft: a step
 says "abstain, because ..." by returning an abstained draft with its reason, and the
@@ -63,10 +65,11 @@ from qa.verify.claims import ClaimAnswer, KeepJudgementOverReports, combined_rep
 from qa.verify.confidence import (
     ModelConfidence,
     ReplyLogprobs,
+    SourceChoice,
     p_cited_answers,
-    p_gives_answer,
-    p_true,
+    source_choice,
 )
+from qa.verify.evidence_led import LeadWithEvidence
 from qa.verify.signals import RetrievalScores, draft_signals
 from qa.verify.step import StepContext, VerificationStep
 from qa.verify.support import unmentioned_facts
@@ -74,7 +77,7 @@ from qa.verify.support import unmentioned_facts
 FACT_CHECK_MAX_WORDS = 25
 ABSTAIN_TEXT = "The indexed articles don't say: nothing in them answers this question."
 REPLY_STOP = ["\n\n", "Question:"]
-VERIFICATION_STEPS = ("cite", "judgement", "answer_check")
+VERIFICATION_STEPS = ("cite", "judgement", "answer_check", "evidence_led")
 log = logging.getLogger(__name__)
 
 
@@ -129,6 +132,7 @@ class AnswerPipeline:
             CiteSentences(embedder, v.min_support),
             KeepJudgementOverReports(),
             AnswerCheck(llm, v.answer_check, v.extract_fallback, v.judge_grammar),
+            LeadWithEvidence(v.evidence_led),
         ]
         assert tuple(s.name for s in self.steps) == VERIFICATION_STEPS
         self.calibrated = (
@@ -383,6 +387,7 @@ class AnswerPipeline:
         draft = Draft(turn.raw)
         decided_by = "cite"
         held: Draft | None = None  # a cited draft that a later rule step withheld
+        held_by = ""
         for step in self.steps:
             started = time.perf_counter()
             before = draft
@@ -392,36 +397,41 @@ class AnswerPipeline:
             if draft is not before:
                 decided_by = step.name
             if draft.abstained and not before.abstained and before.citations and held is None:
-                held = before
+                held, held_by = before, step.name
         if draft.unsupported:
             log.info("removed %d unsupported sentence(s): %s", len(draft.unsupported),
                      draft.unsupported)  # fmt: skip
-        signals = {} if draft.abstained else self._signals(turn, draft, evidence)
+        led = decided_by == "evidence_led"
+        signals = {} if draft.abstained else self._signals(turn, draft, evidence, led)
         answer = self._decide(turn, draft, decided_by, signals)
         if held is not None and self.settings.verification.score_withheld:
             # What the rule held back, scored like an answer: how `python -m evals.calibrate`
             # measures whether the calibrated decision makes the rule redundant.
-            answer.held = {"step": decided_by, "text": held.text,
+            answer.held = {"step": held_by, "text": held.text,
                            "signals": self._signals(turn, held, evidence)}  # fmt: skip
         return answer
 
-    def _signals(self, turn: _Turn, draft: Draft, evidence: list[Evidence]) -> dict[str, float]:
+    def _signals(
+        self, turn: _Turn, draft: Draft, evidence: list[Evidence], evidence_led: bool = False
+    ) -> dict[str, float]:
         started = time.perf_counter()
         v = self.settings.verification
-        confident = None
-        if v.p_true:
-            prompt = turn.prompt or answer_messages(
-                turn.asked, evidence, self.settings.generation.abstain_instruction
-            )
-            confident = p_true(self.llm, prompt, turn.raw)
-        gives = cited = None
-        if v.confidence_judgements:  # None where the backend gives no log-probabilities
-            question = turn.asked
-            gives = p_gives_answer(self.llm, question.text, draft.text)
-            cited = p_cited_answers(self.llm, question.text, [c.quote for c in draft.citations])
-        model = ModelConfidence(confident, gives, cited, ReplyLogprobs.of(turn.reply_logprobs))
+        prompt = turn.prompt or answer_messages(
+            turn.asked, evidence, self.settings.generation.abstain_instruction
+        )
+        # Each is None where the backend gives no log-probabilities.
+        choice: SourceChoice | None = None
+        if v.choice_signal:
+            choice = source_choice(self.llm, prompt, turn.raw, len(evidence))
+        cited = None
+        if v.confidence_judgements:
+            quotes = [c.quote for c in draft.citations]
+            cited = p_cited_answers(self.llm, turn.asked.text, quotes)
+        chose_cited = choice.p_of(_cited_numbers(draft, evidence)) if choice else None
+        reply = ReplyLogprobs.of(turn.reply_logprobs)
+        model = ModelConfidence(cited, reply, choice, chose_cited)
         turn.lap("confidence", started)
-        return draft_signals(turn.asked, evidence, draft, turn.retrieval, model)
+        return draft_signals(turn.asked, evidence, draft, turn.retrieval, model, evidence_led)
 
     def _decide(
         self, turn: _Turn, draft: Draft, step: str, signals: dict[str, float] | None = None
@@ -490,6 +500,12 @@ def _not_confident_text(draft: Draft) -> str:
         "The indexed articles may not answer this: the closest passage "
         f'({where}) says "{c.quote}", which may not be what was asked.'
     )
+
+
+def _cited_numbers(draft: Draft, evidence: list[Evidence]) -> list[int]:
+    """The evidence numbers (1-based) of the sentences the draft cites."""
+    cited = {(c.path, c.start) for c in draft.citations}
+    return [n for n, e in enumerate(evidence, 1) if e.key in cited]
 
 
 def _sentences(text: str) -> list[str]:

@@ -224,9 +224,16 @@ class VerificationSettings(BaseModel):
         "reply that adds nothing to the question's words (qa/verify/answer_check.py).",
     )
     extract_fallback: bool = Field(
-        default=True,
+        default=False,
         description="When the reply fails the answer check, ask the model for the exact words "
-        "of a source that answer before abstaining.",
+        "of a source that answer before abstaining (one more call; off by default: it gave no "
+        "answer on the news sets, docs/evaluation.md).",
+    )
+    evidence_led: bool = Field(
+        default=True,
+        description="When a fact question's reply has no supported sentence, answer with the "
+        "best evidence sentence, quoted whole and cited, if it names everything the question "
+        "names (qa/verify/evidence_led.py); the calibrated decision then judges it.",
     )
     judge_grammar: bool = Field(
         default=False,
@@ -242,23 +249,25 @@ class VerificationSettings(BaseModel):
         description="Answer only when the calibrated P(the answer is right) reaches the threshold "
         "at which cross-validated precision reached this target (qa/verify/calibrated.py); "
         "0: never withhold an answer on confidence alone; unset: the target the fit found best "
-        "for the model in use (highest effective reliability out of fold).",
+        "for the model in use (the most abstentions on the news sets for at most 1 right answer "
+        "lost in 50 against never withholding, out of fold: evals/objective.py).",
     )
     score_withheld: bool = Field(
         default=False,
         description="When a rule step (judgement, answer check) withholds a cited draft, score "
-        "that draft's signals too, for measuring the rule (qa eval; costs one P(True) call).",
+        "that draft's signals too, for measuring the rule (qa eval; costs the confidence calls).",
     )
-    p_true: bool = Field(
+    choice_signal: bool = Field(
         default=True,
-        description="Ask the model, after its answer, whether the answer is right, and read "
-        "P(Yes) as a confidence signal (one short call; its prompt is the answer's, cached).",
+        description="After its answer, ask the model in the same conversation which numbered "
+        "source states the answer, or 0 for none (one grammar-held token, the evidence already "
+        "cached), and read P(none) and P(a cited source) as confidence signals.",
     )
     confidence_judgements: bool = Field(
         default=True,
-        description="After its answer, also ask the model P(Yes) 'does the answer give what is "
-        "asked?' and 'does the cited sentence answer the question?' as confidence signals "
-        "(short calls with the answer's cached system prompt, one per cited sentence up to 3).",
+        description="After its answer, also ask the model P(Yes) 'does the cited sentence answer "
+        "the question?' as a confidence signal (a short call with the answer's cached system "
+        "prompt, one per cited sentence up to 3).",
     )
 
 

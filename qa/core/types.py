@@ -28,6 +28,9 @@ class Evidence:
     score: float  # ranking score
     vector: np.ndarray
     chunk_id: str = ""  # the retrieved chunk it was read from
+    # The sentence before it in its article, where the chunk holds it: what "He said ..." or
+    # "Their meeting ..." refers to (a claim's names the question gives may be stated there).
+    before: str = ""
 
     @property
     def key(self) -> tuple[str, int]:

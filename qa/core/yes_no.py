@@ -1,5 +1,6 @@
-"""A Yes/No judgement as a number: the probability the model gives "Yes" against "No"
-(read from the first token's alternatives), and the grammar that holds a reply to either."""
+"""A judgement as numbers, read from the first token's alternatives: the probability the
+model gives "Yes" against "No", or each option of a numbered choice ("0".."N"); and the
+grammars that hold a reply to those tokens."""
 
 from __future__ import annotations
 
@@ -34,10 +35,46 @@ def ask_p_yes(llm: LLM, messages: list[Message]) -> float | None:
     return p_yes(llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10))
 
 
+def choice_grammar(options: int) -> str:
+    """One digit from "0" to `options` (at most 9)."""
+    return f"root ::= [0-{min(options, 9)}]"
+
+
+def choice_probabilities(completion: Completion, options: int) -> list[float] | None:
+    """P("0"), P("1") .. P(`options`) from the first token's alternatives, normalised over
+    those digits; None without log-probabilities or when no digit is among them."""
+    if not completion.logprobs:
+        return None
+    first = completion.logprobs[0]
+    alternatives = dict(first.top) or {first.token: first.logprob}
+    found = [_best(alternatives, str(n)) for n in range(options + 1)]
+    weights = [math.exp(lp) if lp is not None else 0.0 for lp in found]
+    total = sum(weights)
+    return [w / total for w in weights] if total > 0 else None
+
+
+def ask_choice(llm: LLM, messages: list[Message], options: int) -> list[float] | None:
+    """The model's probabilities of "0".."options" (at most 9) as its one-token reply,
+    grammar-held where the backend honours grammars; None without log-probabilities."""
+    if not llm.capabilities.logprobs or options < 1:
+        return None
+    options = min(options, 9)
+    grammar = choice_grammar(options) if llm.capabilities.grammar else ""
+    completion = llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10)
+    return choice_probabilities(completion, options)
+
+
 def _best(alternatives: dict[str, float], word: str) -> float | None:
     """The highest log-probability among the tokens spelling `word` (" Yes", "yes" ...)."""
     found = [lp for token, lp in alternatives.items() if token.strip().lower() == word]
     return max(found) if found else None
 
 
-__all__ = ["YES_NO_GRAMMAR", "ask_p_yes", "p_yes"]
+__all__ = [
+    "YES_NO_GRAMMAR",
+    "ask_choice",
+    "ask_p_yes",
+    "choice_grammar",
+    "choice_probabilities",
+    "p_yes",
+]

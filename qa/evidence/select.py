@@ -44,9 +44,14 @@ def ranked_sentences(
     """Every candidate sentence of the hits, best first."""
     seen: set[tuple[str, int]] = set()
     candidates: list[tuple[Chunk, Span, str]] = []
+    before: dict[tuple[str, int], str] = {}  # each sentence's predecessor in its chunk
     for hit in hits:
+        previous = ""
         for span, text in sentences_with_fragments(hit.chunk):
             key = (hit.chunk.path, span.start)
+            if previous and not before.get(key):
+                before[key] = previous
+            previous = text
             # Planted instructions are not news: the model never reads them (evidence/injection.py).
             if key not in seen and len(text.split()) >= 3 and not looks_like_instruction(text):
                 seen.add(key)
@@ -64,7 +69,10 @@ def ranked_sentences(
         score = float(cos) + LEXICAL_BONUS * overlap
         if past and is_superseded(text, chunk.published, latest):
             score -= SUPERSEDED_PENALTY
-        scored.append(Evidence(chunk.article, span, text, float(cos), score, vector, chunk.id))
+        earlier = before.get((chunk.path, span.start), "")
+        scored.append(
+            Evidence(chunk.article, span, text, float(cos), score, vector, chunk.id, earlier)
+        )
     scored.sort(key=lambda e: e.score, reverse=True)
     return scored
 

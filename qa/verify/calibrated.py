@@ -3,13 +3,14 @@
 cross-validation (`python -m evals.calibrate`, which writes calibration.json beside this
 file: readable coefficients, no pickle).
 
-Three models are fitted: one with the model's log-probability signals and its two
-judgements, one with the log-probabilities alone (judgements turned off), one without them
-for backends that give none. Each carries its cross-validated curve (threshold -> precision
-and coverage of the answers it lets through), so a target precision becomes a threshold
-without refitting: the product answers when P(right) reaches it. Each also carries the
-target the fit found best for it (the highest effective reliability out of fold: +1 for a
-right answer, -1 for a wrong one, 0 for an abstention), used when no target is set.
+Three models are fitted: one with the model's judgement of its cited sentences and its
+choice of source (the default), one with the reply's log-probabilities and the choice
+(judgements turned off), one without the model's numbers for backends that give none. Each
+carries its cross-validated curve (threshold -> precision and coverage of the answers it
+lets through), so a target precision becomes a threshold without refitting: the product
+answers when P(right) reaches it. Each also carries the target the news objective chose for
+it (evals/objective.py: the most abstentions on the news gold sets for at most 1 right
+answer in 50 lost against never withholding, out of fold), used when no target is set.
 The fit is of one answering model's signals (calibration.json's "fitted" "model"): with
 another model and no target set, P(right) is reported but nothing is withheld, since its
 thresholds were never measured there.
@@ -38,7 +39,7 @@ class Estimate:
 
     def describe(self) -> str:
         basis = {
-            "judged": "with the model's log-probabilities and judgements",
+            "judged": "with the model's judgement and choice of source",
             "logprobs": "with the model's log-probabilities",
         }.get(self.basis, "without the model's log-probabilities")
         return (
@@ -55,7 +56,7 @@ class LogisticModel:
     coef: tuple[float, ...]
     intercept: float
     curve: tuple[tuple[float, float, float], ...]  # (threshold, precision, coverage), rising
-    best_target: float = 0.0  # the fit's own choice; 0 when withholding never helped
+    best_target: float = 0.0  # the news objective's choice; 0 when withholding never helped
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LogisticModel:

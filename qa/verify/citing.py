@@ -28,6 +28,9 @@ _LOOSE_MARKER = re.compile(r"\(?\b(?:according to )?sources? (\d+)\)?", re.I)
 HINT_MARGIN = 0.1
 SAID_NOT_IN_ARTICLES = "the model replied that the sources do not say"
 NOTHING_SUPPORTED = "no sentence of the reply is supported by a source"
+STATES_NOTHING = "the reply states nothing"
+# Why citing abstained when the reply itself had no source (not the model's own refusal).
+REPLY_UNSUPPORTED = (NOTHING_SUPPORTED, STATES_NOTHING)
 
 
 class CiteSentences:
@@ -93,7 +96,7 @@ def verify_reply(
     polarity, claims = _split_yes_no(claims, question)
     claims = _bare_markers_as_claims(claims, evidence)
     if not claims:
-        return Draft("", [], True, reason="the reply states nothing")
+        return Draft("", [], True, reason=STATES_NOTHING)
     vectors = embedder.embed([c for c, _ in claims])
     kept: list[tuple[str, Support]] = []
     unsupported: list[str] = []
@@ -152,9 +155,12 @@ def supporting_evidence(
         support_score(lexical_support(claim, text, asked), cosine(vector, e.vector))
         for e, text in zip(evidence, stated, strict=True)
     ]
+    # The question's own names must be stated by the cited sentence (or the one before it),
+    # except in a yes/no reason: it restates the question's claim, whose names are given.
+    given = profile.yes_no
     scores = [
-        0.0 if unstated_facts(claim, text, question) else score
-        for text, score in zip(stated, overlap, strict=True)
+        0.0 if unstated_facts(claim, text, question, e.before, given) else score
+        for e, text, score in zip(evidence, stated, overlap, strict=True)
     ]
     best = max(range(len(evidence)), key=lambda i: scores[i])
     chosen = best
@@ -172,7 +178,13 @@ def supporting_evidence(
     joint_lex = lexical_support(claim, joint_text, asked)
     if (
         joint_lex >= 0.99
-        and not unstated_facts(claim, joint_text, question)
+        and not unstated_facts(
+            claim,
+            joint_text,
+            question,
+            f"{evidence[first].before} {evidence[second].before}",
+            given,
+        )
         and support_score(joint_lex, max(overlap[first], overlap[second])) >= min_support
     ):
         return [(evidence[first], overlap[first]), (evidence[second], overlap[second])]

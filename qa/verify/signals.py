@@ -14,9 +14,11 @@ from qa.understand.profile import QuestionProfile
 from qa.verify.confidence import ModelConfidence
 
 # Signals read from the model's log-probabilities: absent when the backend gives none.
-LOGPROB_SIGNALS = ("p_true_logit", "reply_logprob_mean", "reply_logprob_min")
-# The two judgements (qa/verify/confidence.py), asked only where settings say so.
-JUDGED_SIGNALS = ("p_gives_answer_logit", "p_cited_answers_logit")
+LOGPROB_SIGNALS = ("reply_logprob_mean", "reply_logprob_min")
+# The judgement of the cited sentences (qa/verify/confidence.py), asked where settings say so.
+JUDGED_SIGNALS = ("p_cited_answers_logit",)
+# The model's choice of source, asked after the reply (qa/verify/confidence.py).
+CHOICE_SIGNALS = ("p_none_logit", "p_choice_cited_logit")
 BASE_SIGNALS = (
     "relevance_max",
     "relevance_mean",
@@ -27,10 +29,11 @@ BASE_SIGNALS = (
     "citations",
     "answer_words",
     "rewritten",
+    "evidence_led",
     "yes_no",
     "parts",
 )
-SIGNALS = LOGPROB_SIGNALS + JUDGED_SIGNALS + BASE_SIGNALS
+SIGNALS = LOGPROB_SIGNALS + JUDGED_SIGNALS + CHOICE_SIGNALS + BASE_SIGNALS
 LOGIT_CLIP = 1e-4
 
 
@@ -53,6 +56,7 @@ def draft_signals(
     draft: Draft,
     retrieval: RetrievalScores,
     model: ModelConfidence,
+    evidence_led: bool = False,
 ) -> dict[str, float]:
     """The signals of one answered draft; the log-probability ones only where known."""
     relevance = [e.relevance for e in evidence] or [0.0]
@@ -67,12 +71,13 @@ def draft_signals(
         "citations": float(len(draft.citations)),
         "answer_words": math.log1p(len(draft.text.split())),
         "rewritten": float(bool(draft.reason)),
+        "evidence_led": float(evidence_led),
         "yes_no": float(question.yes_no),
         "parts": float(len(question.parts)),
     }
-    for name, p in (("p_true_logit", model.p_true),
-                    ("p_gives_answer_logit", model.p_gives_answer),
-                    ("p_cited_answers_logit", model.p_cited_answers)):  # fmt: skip
+    for name, p in (("p_cited_answers_logit", model.p_cited_answers),
+                    ("p_none_logit", model.choice.p_none if model.choice else None),
+                    ("p_choice_cited_logit", model.choice_cited)):  # fmt: skip
         if p is not None:
             signals[name] = logit(p)
     if model.reply is not None:
@@ -83,6 +88,7 @@ def draft_signals(
 
 __all__ = [
     "BASE_SIGNALS",
+    "CHOICE_SIGNALS",
     "JUDGED_SIGNALS",
     "LOGPROB_SIGNALS",
     "SIGNALS",

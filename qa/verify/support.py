@@ -10,8 +10,8 @@ Numbers are compared as digits ("three" == "3") and plurals folded (index/text.p
 
 Overlap alone lets a sentence with one invented detail pass ("the talks ended at 4:30 p.m."
 against "talks began at 4 p.m."), and that detail is usually what the question asked for.
-So the claim's key facts (numbers, times, dates, names) that the question does not already
-give must all be in the passage: `unstated_facts`.
+So the claim's key facts (numbers, times, dates, names), the question's own included, must
+all be in the passage: `unstated_facts`.
 """
 
 from __future__ import annotations
@@ -37,30 +37,67 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 _MONTHS_AND_DAYS = frozenset(MONTH_NAMES + WEEKDAY_NAMES)
 _WORD = re.compile(r"[\w’'.:-]*\w")
+# Two capitalised names joined by a hyphen ("Kim-Putin", "Putin-Kim"); a hyphenated name
+# ("Jong-un", "Chang-son") has a small letter after its hyphen.
+_NAME_PAIR = re.compile(r"\b[A-Z][a-z]{2,}-[A-Z][a-z]{2,}\b")
 
 
-def key_facts(claim: str) -> set[str]:
-    """Normalised numbers, clock times, months, weekdays and capitalised names of `claim`
-    (its first word is skipped: every sentence starts with a capital)."""
+def _names_in(text: str) -> set[str]:
+    """Words `text` capitalises after its first word: names, whatever starts a sentence."""
+    words = [m.group(0) for m in _WORD.finditer(text)]
+    return {w for w in words[1:] if w[:1].isupper()}
+
+
+def key_facts(claim: str, names: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    """Normalised numbers, clock times, months, weekdays and capitalised names of `claim`.
+    Its first word counts only when it is one of `names` (every sentence starts with a
+    capital, but "Ushakov said ..." starts with a name the question gives)."""
     facts = set()
     for i, m in enumerate(_WORD.finditer(claim)):
         word = m.group(0)
         norm = normalise(word)
         if norm in ("1st", "2nd", "3rd") and word.isalpha():
             continue  # "first", "second": ordinary prose words, not facts
-        if any(c.isdigit() for c in norm) or norm in _MONTHS_AND_DAYS:
+        # A month or weekday is written with its capital: "may" is a verb.
+        if any(c.isdigit() for c in norm) or (norm in _MONTHS_AND_DAYS and word[:1].isupper()):
             facts.add(norm)
-        elif i > 0 and word[:1].isupper():
+        elif (i > 0 or word in names) and word[:1].isupper():
             # "Jong-un" is checked as its parts: sources also write "Jong Un".
             facts.update(w for w in content_words(word) if "-" not in w)
     return facts
 
 
-def unstated_facts(claim: str, passage: str, question: str) -> set[str]:
-    """The claim's key facts found neither in the passage nor in the question."""
-    present = content_words(passage) | content_words(question)
-    present |= {normalise(w) for w in _WORD.findall(passage + " " + question)}
-    return {f for f in key_facts(claim) - present if not prefix_match(f, present)}
+def without_name_pairs(text: str) -> str:
+    """`text` without its pairs of names ("the summit Kim-Putin"): they name neither alone."""
+    return _NAME_PAIR.sub(" ", text)
+
+
+def unstated_facts(
+    claim: str, passage: str, question: str = "", before: str = "", given: bool = False
+) -> set[str]:
+    """The claim's key facts that the passage does not state. The question's own names count
+    too: "Kim and Putin met in Moscow" cited to a sentence about Kim Chang-son's trip to
+    Moscow, or "Ushakov said ..." cited to Lavrov's words, must fail, whoever the question
+    names. A fact the question gives may instead be stated by the sentence `before` the
+    passage in its article, which "He said ..." or "Their meeting ..." refers back to; or,
+    `given`, it needs no statement (a yes/no reason restates the question's claim)."""
+    # "the summit Kim-Putin" names a pair, not each of them: it does not state where Putin
+    # was. A pair the claim writes too ("the Kim-Putin summit") is stated as a pair.
+    pairs = {normalise(p) for p in _NAME_PAIR.findall(passage)}
+    claim = _NAME_PAIR.sub(lambda m: "" if normalise(m.group(0)) in pairs else m.group(0), claim)
+    missing = _missing(key_facts(claim, _names_in(question)), passage)
+    asked = key_facts(question) | {normalise(w) for w in _names_in(question)}
+    referred = {f for f in missing if f in asked or prefix_match(f, asked)}
+    if given:
+        return missing - referred
+    return missing - referred | (_missing(referred, before) if before else referred)
+
+
+def _missing(facts: set[str], passage: str) -> set[str]:
+    """The facts `passage` (its name pairs aside) does not state."""
+    passage = without_name_pairs(passage)
+    present = content_words(passage) | {normalise(w) for w in _WORD.findall(passage)}
+    return {f for f in facts - present if not prefix_match(f, present)}
 
 
 def _near(word: str, present: set[str]) -> bool:

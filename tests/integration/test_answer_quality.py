@@ -4,6 +4,7 @@ near miss abstained on, who reported a story answered from the article."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,15 @@ def test_llm_support_judge_agrees_with_the_hand_labels(real_assistant: Assistant
 
 
 def test_a_detail_the_articles_do_not_give_is_not_invented(real_assistant: Assistant) -> None:
+    """The articles say when the extended talks began, not when they ended. The answer may
+    abstain or quote the closest sentence (evidence-led), but a time it gives is one a cited
+    sentence states: no invented end."""
     answer = real_assistant.ask("What time did the extended talks between Kim and Putin end?")
-    assert answer.abstained, answer.text
-    assert "4:30" not in answer.text and "[" not in answer.text
+    assert "4:30" not in answer.text
+    quoted = " ".join(c.quote for c in answer.citations)
+    for clock in re.findall(r"\b\d{1,2}(?::\d\d)?\s*[ap]\.?m\b", answer.text):
+        assert clock in quoted, answer.text
+    assert answer.abstained or answer.citations
 
 
 def test_who_reported_a_story_is_answered_and_cited(real_assistant: Assistant) -> None:

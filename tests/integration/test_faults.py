@@ -88,7 +88,7 @@ def remote_llm_assistant(qa_home: Path, llm_server: LLMServer, real_assistant: A
         openai_base_url=f"{llm_server.url}/v1", llm_model="qwen", request_timeout_s=60,
         # One answer is one request: the retry counts below read them (the confidence
         # judgements and the answer check's Yes/No are requests of their own).
-        p_true=False, confidence_judgements=False, answer_check="off",
+        choice_signal=False, confidence_judgements=False, answer_check="off",
     )  # fmt: skip
     return Assistant(settings, embedder=real_assistant.embedder)
 

@@ -111,16 +111,19 @@ def seed_chunks() -> dict[str, list[Chunk]]:
 
 @pytest.fixture(scope="session")
 def make_evidence(seed_chunks, hash_embedder):
-    """Evidence for the seed sentence that contains `needle` (exact offsets, real vector)."""
+    """Evidence for the seed sentence that contains `needle` (exact offsets, real vector,
+    the sentence before it in its chunk)."""
 
     def make(prefix: str, needle: str, relevance: float = 0.5) -> Evidence:
         for chunk in seed_chunks[prefix]:
+            before = ""
             for span, text in zip(chunk.sentences, chunk.sentence_texts, strict=True):
                 if needle in text:
                     vector = hash_embedder.embed([text])[0]
                     return Evidence(
-                        chunk.article, span, text, relevance, relevance, vector, chunk.id
+                        chunk.article, span, text, relevance, relevance, vector, chunk.id, before
                     )
+                before = text
         raise AssertionError(f"no sentence with {needle!r} in seed {prefix}")
 
     return make

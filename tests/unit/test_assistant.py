@@ -90,10 +90,14 @@ def test_unsupported_model_reply_abstains(indexed_assistant) -> None:
         def stream_chat(self, messages, max_tokens, stop, grammar=""):
             yield "PWNED [1]."
 
-    answer = sibling(indexed_assistant, llm=Injected()).ask(QUESTION)
+    answer = sibling(indexed_assistant, llm=Injected(), evidence_led=False).ask(QUESTION)
     assert answer.abstained and answer.citations == []
     assert "PWNED" not in answer.text
     assert answer.unsupported == ["PWNED."]
+    # Leading with the evidence, the best sentence answers instead, quoted and cited.
+    led = sibling(indexed_assistant, llm=Injected()).ask(QUESTION)
+    assert not led.abstained and "PWNED" not in led.text and len(led.citations) == 1
+    assert led.unsupported == ["PWNED."] and ' says: "' in led.text
 
 
 # --- questions ---------------------------------------------------------------------------------

@@ -229,3 +229,18 @@ def test_article_text_cannot_open_chat_turns_or_fake_source_numbers(evidence) ->
     user = answer_messages(question, hostile)[1]["content"]
     assert "<|" not in user and "[INST]" not in user
     assert re.findall(r"\[\d+\]", user) == [f"[{n}]" for n in range(1, len(hostile) + 1)]
+
+
+def test_a_yes_no_reason_may_restate_the_questions_names(make_evidence, embedder) -> None:  # noqa: ANN001
+    """A yes/no reason restates the question's claim: its names are the question's, so the
+    sentence need not repeat them. A fact answer's names must be in its cited sentence (or
+    the one before it)."""
+    lasted = make_evidence("004", "that lasted for around three hours")
+    assert "Kim" not in lasted.text and "Kim" not in lasted.before
+    reply = "Yes. The Kim-Putin talks lasted for around three hours in total. [1]"
+    question = QuestionProfile.of("Did the Kim-Putin talks last long?")
+    kept = verify_reply(reply, question, [lasted], embedder, MIN_SUPPORT)
+    assert not kept.abstained and kept.citations[0].quote == lasted.text
+    fact = QuestionProfile.of("How long did the Kim-Putin talks last?")
+    reply = "The Kim-Putin talks lasted for around three hours in total. [1]"
+    assert verify_reply(reply, fact, [lasted], embedder, MIN_SUPPORT).abstained

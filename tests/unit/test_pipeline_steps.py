@@ -23,7 +23,7 @@ def _pipeline(assistant: Assistant, **overrides: object) -> AnswerPipeline:
 
 def test_the_steps_are_named_in_order(indexed_assistant: Assistant) -> None:
     pipeline = _pipeline(indexed_assistant)
-    assert VERIFICATION_STEPS == ("cite", "judgement", "answer_check")
+    assert VERIFICATION_STEPS == ("cite", "judgement", "answer_check", "evidence_led")
     assert [s.name for s in pipeline.steps] == list(VERIFICATION_STEPS)
 
 
@@ -85,7 +85,7 @@ def test_a_reply_with_no_supported_sentence_abstains_at_cite(indexed_assistant: 
         def close(self) -> None:
             pass
 
-    settings = indexed_assistant.settings
+    settings = indexed_assistant.settings.model_copy(update={"evidence_led": False})
     pipeline = AnswerPipeline(
         settings,
         llm=Unsupported(),
@@ -96,6 +96,23 @@ def test_a_reply_with_no_supported_sentence_abstains_at_cite(indexed_assistant: 
     assert answer.abstained
     assert answer.unsupported == ["The moon is made of green cheese."]
     assert answer.decision == "abstained at cite: no sentence of the reply is supported by a source"
+
+    # Leading with the evidence, the same reply gives way to the best sentence, quoted whole.
+    led = (
+        AnswerPipeline(
+            indexed_assistant.settings.model_copy(update={"evidence_led": True}),
+            llm=Unsupported(),
+            embedder=indexed_assistant.embedder,
+            retriever=indexed_assistant.retriever,
+        )
+        .stream("Who accompanied Kim at the extended talks?")
+        .answer
+    )
+    assert not led.abstained and "green cheese" not in led.text
+    assert led.decision.startswith("answered (evidence_led")
+    [citation] = led.citations
+    assert led.text.endswith(f'says: "{" ".join(citation.quote.split())}" [1]')
+    assert led.signals["evidence_led"] == 1.0
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def _rows(n: int, seed: int = 1) -> list[dict]:
     for i in range(n):
         signals = {name: rng.gauss(0, 1) for name in BASE_SIGNALS}
         signals.update({name: rng.gauss(0, 1) for name in SIGNALS if name not in BASE_SIGNALS})
-        z = 2.0 * signals["p_true_logit"] + 1.0 * signals["support_min"] + rng.gauss(0, 1)
+        z = 2.0 * signals["reply_logprob_mean"] + 1.0 * signals["support_min"] + rng.gauss(0, 1)
         rows.append({"set": "a" if i % 2 else "b", "id": f"q{i}", "type": "t",
                      "answerable": True, "right": z > 0, "signals": signals})  # fmt: skip
     return rows
@@ -73,15 +73,24 @@ def test_calibration_is_reproducible_out_of_fold_and_beats_chance() -> None:
     assert first["fitted"]["data_sha256"] == calibrate.data_hash(rows)
     cv = first["cross_validated"]["logprobs"]
     assert cv["all"]["auroc"] > 0.8  # the signals that drive rightness are found
-    # The model without log-probabilities cannot see p_true_logit: it ranks worse.
+    # The model without log-probabilities cannot see reply_logprob_mean: it ranks worse.
     assert cv["all"]["aurc"] < first["cross_validated"]["no_logprobs"]["all"]["aurc"]
-    assert set(cv) >= {"all", "a", "b", "targets", "single_signal_aurc"}
+    assert set(cv) >= {"all", "a", "b", "targets", "single_signal_aurc", "contributions"}
+    # What each source of signals adds, measured by dropping it: here the reply's
+    # log-probabilities carry the label, so the fit without them ranks worse.
+    parts = cv["contributions"]
+    assert set(parts) == {
+        "all signals",
+        "without the choice call",
+        "without the reply log-probabilities",
+    }
+    assert parts["without the reply log-probabilities"]["auroc"] < parts["all signals"]["auroc"]
     model = first["models"]["logprobs"]
     features = calibrate.MODELS["logprobs"]
     assert model["features"] == list(features) and len(model["coef"]) == len(features)
     assert set(cv["held_out_sets"]) == {"a", "b"}
     weights = dict(zip(model["features"], model["coef"], strict=True))
-    assert weights["p_true_logit"] > abs(weights["relevance_max"])
+    assert weights["reply_logprob_mean"] > abs(weights["relevance_max"])
 
 
 def test_a_model_no_better_than_chance_never_withholds() -> None:
@@ -177,6 +186,36 @@ def test_effective_reliability_and_the_best_target_by_hand() -> None:
     assert calibrate.reliability_by_target([points, other])["0.7"] == round(38 / 210, 4)
     assert calibrate.best_target({"none": 0.2, "0.65": 0.2, "0.7": 0.2}) == "none"  # ties
     assert calibrate.best_target({"none": 0.1, "0.65": 0.2, "0.7": 0.2}) == "0.65"
+
+
+def _point(accuracy: float, abstention: float | None, answerable: int, unanswerable: int) -> dict:
+    return {"accuracy": accuracy, "abstention": abstention, "answerable": answerable,
+            "unanswerable": unanswerable, "questions": answerable + unanswerable}  # fmt: skip
+
+
+def test_the_default_target_is_chosen_by_the_news_objective_not_the_packs() -> None:
+    # 100 news questions (80 answerable, 20 not): 1 in 50 allows 2 right answers lost.
+    points = {
+        "seeds": {"none": _point(0.75, 0.5, 80, 20),
+                  "0.6": _point(0.7375, 0.75, 80, 20),  # 1 lost, 5 gained
+                  "0.7": _point(0.7, 0.9, 80, 20)},  # 4 lost, 8 gained: too many lost
+        # A pack where withholding pays: it must not choose the news default.
+        "squad": {"none": _point(0.4, 0.2, 100, 100),
+                  "0.6": _point(0.4, 0.5, 100, 100),
+                  "0.7": _point(0.38, 0.9, 100, 100)},
+    }  # fmt: skip
+    objective = calibrate.objective_by_target([points])
+    assert objective["0.6"] == {"lost": 1.0, "gained": 5.0, "questions": 100, "allowed": 2,
+                                "holds": 1.0}  # fmt: skip
+    assert objective["0.7"]["lost"] == 4.0 and not objective["0.7"]["holds"]
+    assert calibrate.objective_target(objective) == "0.6"
+    # Nothing gained, or too much lost: never withhold.
+    assert calibrate.objective_target({"none": objective["none"], "0.7": objective["0.7"]}) == (
+        "none"
+    )
+    # Averaged over fold assignments: 1 and 3 lost at 0.6 is 2 on average, still allowed.
+    worse = {"seeds": {**points["seeds"], "0.6": _point(0.7125, 0.75, 80, 20)}}
+    assert calibrate.objective_by_target([points, worse])["0.6"]["lost"] == 2.0
 
 
 def test_a_partial_rerun_updates_the_snapshot(tmp_path: Path) -> None:
