@@ -224,10 +224,10 @@ class VerificationSettings(BaseModel):
         "reply that adds nothing to the question's words (qa/verify/answer_check.py).",
     )
     extract_fallback: bool = Field(
-        default=False,
+        default=True,
         description="When the reply fails the answer check, ask the model for the exact words "
-        "of a source that answer before abstaining (one more call; off by default: it gave no "
-        "answer on the news sets, docs/evaluation.md).",
+        "of a source that answer before abstaining (one more call, only then; on the news sets "
+        "it found none, through other backends it rescues right answers, docs/evaluation.md).",
     )
     evidence_led: bool = Field(
         default=True,

@@ -51,9 +51,12 @@ def ranked_sentences(
             key = (hit.chunk.path, span.start)
             if previous and not before.get(key):
                 before[key] = previous
+            # Planted instructions are not news: the model never reads them (evidence/injection.py),
+            # and no sentence refers back to one.
+            if looks_like_instruction(text):
+                continue
             previous = text
-            # Planted instructions are not news: the model never reads them (evidence/injection.py).
-            if key not in seen and len(text.split()) >= 3 and not looks_like_instruction(text):
+            if key not in seen and len(text.split()) >= 3:
                 seen.add(key)
                 candidates.append((hit.chunk, span, text))
     if not candidates:

@@ -59,7 +59,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "answer_claims": ("false", False),
     "min_support": ("0.5", 0.5),
     "answer_check": ("rules", "rules"),
-    "extract_fallback": ("true", True),
+    "extract_fallback": ("false", False),
     "evidence_led": ("false", False),
     "judge_grammar": ("true", True),
     "target_precision": ("0.9", 0.9),
