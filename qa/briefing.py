@@ -129,8 +129,9 @@ class Briefer:
             raw += piece
             yield piece
         profile = QuestionProfile.of(f"What has been reported about {topic}?", False)
+        # The topic's names are the briefing's subject, not claims each sentence must repeat.
         draft = verify_reply(
-            raw, profile, evidence, p.embedder, p.settings.verification.min_support
+            raw, profile, evidence, p.embedder, p.settings.verification.min_support, True
         )
         if draft.abstained:
             draft = draft.but(text=NOTHING_TEXT)

@@ -88,8 +88,12 @@ def verify_reply(
     evidence: list[Evidence],
     embedder: Embedder,
     min_support: float,
+    names_given: bool | None = None,
 ) -> Draft:
-    """The reply's supported sentences, each cited to its evidence; abstain if none is."""
+    """The reply's supported sentences, each cited to its evidence; abstain if none is.
+    `names_given`: the question's names need no statement in a cited sentence (default: only
+    for a yes/no question, whose reason restates the question's claim; a briefing's topic
+    too)."""
     if not evidence or said_not_in_articles(reply):
         return Draft("", [], True, reason=SAID_NOT_IN_ARTICLES if evidence else "no evidence")
     claims = claims_of(strip_header_echo(reply, evidence).strip(), len(evidence))
@@ -101,7 +105,9 @@ def verify_reply(
     kept: list[tuple[str, Support]] = []
     unsupported: list[str] = []
     for (claim, hints), vector in zip(claims, vectors, strict=True):
-        support = supporting_evidence(claim, hints, vector, question, evidence, min_support)
+        support = supporting_evidence(
+            claim, hints, vector, question, evidence, min_support, names_given
+        )
         if support:
             kept.append((claim, support))
         else:
@@ -141,6 +147,7 @@ def supporting_evidence(
     profile: QuestionProfile,
     evidence: list[Evidence],
     min_support: float,
+    names_given: bool | None = None,
 ) -> Support:
     """The evidence that supports `claim`: the best sentence (a marker's source wins if it
     supports nearly as well), else two sentences that together hold all its words; else [].
@@ -157,7 +164,7 @@ def supporting_evidence(
     ]
     # The question's own names must be stated by the cited sentence (or the one before it),
     # except in a yes/no reason: it restates the question's claim, whose names are given.
-    given = profile.yes_no
+    given = profile.yes_no if names_given is None else names_given
     scores = [
         0.0 if unstated_facts(claim, text, question, e.before, given) else score
         for e, text, score in zip(evidence, stated, overlap, strict=True)

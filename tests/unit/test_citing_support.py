@@ -244,3 +244,6 @@ def test_a_yes_no_reason_may_restate_the_questions_names(make_evidence, embedder
     fact = QuestionProfile.of("How long did the Kim-Putin talks last?")
     reply = "The Kim-Putin talks lasted for around three hours in total. [1]"
     assert verify_reply(reply, fact, [lasted], embedder, MIN_SUPPORT).abstained
+    # A briefing's topic names its subject: there the names are given too.
+    briefed = verify_reply(reply, fact, [lasted], embedder, MIN_SUPPORT, names_given=True)
+    assert not briefed.abstained
