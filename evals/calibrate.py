@@ -383,7 +383,6 @@ SIGNAL_SOURCES = {
     "judgement calls": JUDGED_SIGNALS,
     "choice call": CHOICE_SIGNALS,
     "reply log-probabilities": LOGPROB_SIGNALS,
-    "evidence-led flag": ("evidence_led",),
 }
 
 

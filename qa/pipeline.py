@@ -416,12 +416,12 @@ class AnswerPipeline:
     ) -> dict[str, float]:
         started = time.perf_counter()
         v = self.settings.verification
-        prompt = turn.prompt or answer_messages(
-            turn.asked, evidence, self.settings.generation.abstain_instruction
-        )
         # Each is None where the backend gives no log-probabilities.
         choice: SourceChoice | None = None
         if v.choice_signal:
+            prompt = turn.prompt or answer_messages(
+                turn.asked, evidence, self.settings.generation.abstain_instruction
+            )
             choice = source_choice(self.llm, prompt, turn.raw, len(evidence))
         cited = None
         if v.confidence_judgements:

@@ -31,8 +31,14 @@ def ask_p_yes(llm: LLM, messages: list[Message]) -> float | None:
     the backend honours grammars); None where the backend gives no log-probabilities."""
     if not llm.capabilities.logprobs:
         return None
-    grammar = YES_NO_GRAMMAR if llm.capabilities.grammar else ""
-    return p_yes(llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10))
+    return p_yes(_one_token(llm, messages, YES_NO_GRAMMAR))
+
+
+def _one_token(llm: LLM, messages: list[Message], grammar: str) -> Completion:
+    """One token of reply with its alternatives, held by `grammar` where the backend
+    honours grammars (else cut at the end of the line)."""
+    grammar = grammar if llm.capabilities.grammar else ""
+    return llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10)
 
 
 def choice_grammar(options: int) -> str:
@@ -59,9 +65,7 @@ def ask_choice(llm: LLM, messages: list[Message], options: int) -> list[float] |
     if not llm.capabilities.logprobs or options < 1:
         return None
     options = min(options, 9)
-    grammar = choice_grammar(options) if llm.capabilities.grammar else ""
-    completion = llm.complete_chat(messages, 1, [] if grammar else ["\n"], grammar, 10)
-    return choice_probabilities(completion, options)
+    return choice_probabilities(_one_token(llm, messages, choice_grammar(options)), options)
 
 
 def _best(alternatives: dict[str, float], word: str) -> float | None:
