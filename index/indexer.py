@@ -19,7 +19,7 @@ from index.chunking import chunk_article
 from index.embedding import Embedder
 from index.lexical_writer import LexicalWriter
 from index.loaders import LoadError, iter_article_files, load_article, sha256_bytes
-from index.near_duplicates import SyndicationGroups, encode, signature
+from index.near_duplicates import SyndicationGroups, encode, encode_facts, key_facts, signature
 from index.store import FileRecord, Store
 from index.types import Article, Chunk
 
@@ -39,6 +39,17 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     chunks_embedded: int = 0
+    notes: list[str] = field(default_factory=list)  # what else the user should be told
+
+    def merge(self, other: IndexReport) -> None:
+        """Add another run's outcome to this one (a refresh indexes feed by feed)."""
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.removed += other.removed
+        self.skipped += other.skipped
+        self.chunks_embedded += other.chunks_embedded
+        self.notes += other.notes
 
     def summary(self) -> str:
         parts = [
@@ -78,7 +89,7 @@ def index_paths(
     records = store.file_records()
     roots = [Path(p) for p in paths]
     by_sha = {r.file_sha256: r.path for r in records.values()}
-    groups = SyndicationGroups.of((r.path, r.minhash, r.group) for r in records.values())
+    groups = SyndicationGroups.of((r.path, r.minhash, r.group, r.facts) for r in records.values())
 
     files: list[Path] = []
     for path in roots:
@@ -131,8 +142,10 @@ def index_paths(
             report.skipped.append((path.name, str(exc).removeprefix(f"{path.name}: ")))
             continue
         article.path = key
-        sig = signature(article.body_text())
-        article.minhash, article.group = encode(sig), groups.assign(key, sig)
+        body = article.body_text()
+        sig, facts = signature(body), key_facts(body)
+        article.minhash, article.facts = encode(sig), encode_facts(facts)
+        article.group = groups.assign(key, sig, facts)
         chunks = chunk_article(article, chunk_words=chunk_words, overlap=overlap)
         pending.append((article, chunks, known is not None))
         by_sha[article.file_sha256] = key
@@ -186,6 +199,7 @@ def _flush(
                 feed=article.feed,
                 minhash=article.minhash,
                 group=article.group,
+                facts=article.facts,
             )
             for article, chunks, _ in pending
         ]

@@ -69,6 +69,9 @@ class FileRecord:
     feed: str = ""  # the feed that listed it ("" when not from a feed)
     minhash: str = ""  # the body's MinHash signature (index/near_duplicates.py)
     group: str = ""  # its syndication group: the path of the first article with this text
+    # The body's key facts (index/near_duplicates.py); "" in a record written before they
+    # were kept: unknown, so no new copy joins its group.
+    facts: str = ""
 
 
 @dataclass

@@ -69,6 +69,7 @@ class Article:
     feed: str = ""  # the feed that listed it
     updated: str = ""  # when the page says it was last updated, if not when first published
     minhash: str = ""  # the body's MinHash signature, encoded (index/near_duplicates.py)
+    facts: str = ""  # the body's key facts, encoded (index/near_duplicates.py)
     group: str = ""  # the syndication group: the path of the first article with this text
 
     def body_text(self) -> str:

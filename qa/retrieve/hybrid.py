@@ -4,7 +4,9 @@ reciprocal rank."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -30,16 +32,43 @@ class Hit:
 
 
 def one_per_group(hits: list[Hit]) -> list[Hit]:
-    """The hits with one article per syndication group: the best-ranked copy of a wire story
-    stands for all of them (its citation names the others), so the other copies do not take
-    places in top-k. Chunks of that one article all stay."""
-    chosen: dict[str, str] = {}
-    out = []
+    """The hits with one article per syndication group, so the other copies of a wire story
+    do not take places in top-k (the citation names them). The newest copy among the hits
+    stands for the group: copies agree on their key facts (index/near_duplicates.py) but
+    may differ in wording, and an updated copy must not hide behind an older one. Its
+    best-ranked hit takes the group's best place; its other chunks keep theirs."""
+    leads: dict[str, Hit] = {}  # the newest copy's best-ranked hit, by group
     for hit in hits:
         group = hit.chunk.group or hit.chunk.path
-        if chosen.setdefault(group, hit.chunk.path) == hit.chunk.path:
+        lead = leads.setdefault(group, hit)
+        if hit.chunk.path != lead.chunk.path and _when(hit.chunk) > _when(lead.chunk):
+            leads[group] = hit
+    out = []
+    placed: set[str] = set()
+    for hit in hits:
+        group = hit.chunk.group or hit.chunk.path
+        lead = leads[group]
+        if group not in placed:
+            placed.add(group)
+            out.append(lead)
+        elif hit.chunk.path == lead.chunk.path and hit is not lead:
             out.append(hit)
     return out
+
+
+def _when(chunk: Chunk) -> tuple[float, float]:
+    """How new an article is: its published time, else its file's modification time (both
+    as POSIX seconds; a date without a time is its midnight, UTC when no zone is given);
+    then the modification time between copies of one date. 0 when unknown."""
+    try:
+        modified = os.stat(chunk.path).st_mtime
+    except OSError:
+        modified = 0.0
+    try:
+        when = datetime.fromisoformat(chunk.published)
+    except ValueError:
+        return modified, modified
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp(), modified
 
 
 class HybridRetriever:
