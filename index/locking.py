@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from index.errors import UserError
 
@@ -19,30 +20,36 @@ class IndexBusyError(UserError):
 
 
 @contextmanager
+def held(handle: IO[str], wait_s: float, busy: str, poll_s: float = 0.2) -> Iterator[None]:
+    """An exclusive advisory lock on an open file, waiting up to `wait_s`; past that, a
+    UserError saying `busy`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise IndexBusyError(busy) from None
+            time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def collection_lock(home: Path, collection: str, wait_s: float = 30.0) -> Iterator[None]:
     path = home / "locks" / f"{collection}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise IndexBusyError(
-                        f"collection {collection!r} is being indexed by another process; "
-                        "try again when it has finished"
-                    ) from None
-                time.sleep(0.2)
+    busy = (f"collection {collection!r} is being indexed by another process; "
+            "try again when it has finished")  # fmt: skip
+    with path.open("a+") as handle, held(handle, wait_s, busy):
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))  # for `qa doctor`: who holds it
         handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 def lock_holders(home: Path) -> dict[str, int]:

@@ -120,3 +120,35 @@ class IndexingSettings(BaseModel):
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this are skipped."
     )
+
+
+class FetchSettings(BaseModel):
+    """How pages and feeds are fetched: the fence, the deadline, and the politeness."""
+
+    allow_private_addresses: bool = Field(
+        default=False,
+        description="Fetch from loopback, private, link-local and multicast addresses too "
+        "(off: a feed or a redirect cannot make the server reach internal services; tests "
+        "that serve pages on 127.0.0.1 turn it on).",
+    )
+    fetch_deadline_s: float = Field(
+        default=60.0, gt=0, description="Most seconds one whole fetch may take, body included."
+    )
+    fetch_read_timeout_s: float = Field(
+        default=20.0, gt=0, description="Most seconds to wait for any one read."
+    )
+    feed_max_items: int = Field(
+        default=200,
+        ge=1,
+        le=100_000,
+        description="Items fetched per feed per refresh; the rest wait for the next refresh.",
+    )
+    fetch_workers: int = Field(
+        default=4, ge=1, le=32, description="Pages fetched at once during a feed refresh."
+    )
+    fetch_per_host: int = Field(
+        default=2, ge=1, le=16, description="Pages fetched at once from any one host."
+    )
+    fetch_host_interval_s: float = Field(
+        default=0.25, ge=0, le=60, description="Least seconds between two requests to one host."
+    )

@@ -21,7 +21,7 @@ from index.lexical_sync import sync as sync_lexical
 from index.lexical_writer import LexicalWriter
 from index.locking import IndexBusyError, collection_lock
 from index.store import ChunkStore, FileRecord, open_client
-from index.web import FetchError, fetch, is_url, save_page
+from index.web import FetchError, FetchPolicy, fetch, is_url, save_page
 from qa.conversation import Conversation
 from qa.core.answer_stream import AnswerStream
 from qa.core.errors import InputError
@@ -151,9 +151,10 @@ class Assistant:
         urls = [str(p) for p in paths if is_url(str(p))]
         files: list[str | Path] = [p for p in paths if not is_url(str(p))]
         failed: list[tuple[str, str]] = []
+        policy = FetchPolicy.of(self.settings.fetch)
         for url in urls:
             try:
-                files.append(save_page(self.feed_list().pages, fetch(url)))
+                files.append(save_page(self.feed_list().pages, fetch(url, policy=policy)))
             except FetchError as exc:
                 failed.append((url, str(exc).removeprefix(f"{url}: ")))
         report = self._index_files(files, progress) if files else IndexReport()
@@ -162,23 +163,35 @@ class Assistant:
 
     def feed_list(self) -> FeedList:
         """The feeds this collection follows (`qa feed add|refresh|list|remove`)."""
-        return FeedList(self.settings.store.home, self.settings.store.collection)
+        s = self.settings
+        return FeedList(s.store.home, s.store.collection, s.fetch)
 
     def add_feed(self, url: str, progress: bool = False) -> tuple[FeedRefresh, IndexReport]:
-        """Follow an RSS or Atom feed and index its items now."""
+        """Follow an RSS or Atom feed and index its items now. A feed that cannot be read
+        the first time is not followed (the report says why)."""
         feeds = self.feed_list()
-        feeds.add(url)
-        reports, index_report = self.refresh_feeds([url.strip()], progress, feeds)
+        feed, new = feeds.add(url)
+        reports, index_report = self.refresh_feeds([feed.url], progress, feeds)
+        if new and reports[0].error:
+            feeds.remove(feed.url)
+            reports[0].error += "; not followed"
         return reports[0], index_report
 
     def refresh_feeds(
         self, urls: list[str] | None = None, progress: bool = False, feeds: FeedList | None = None
     ) -> tuple[list[FeedRefresh], IndexReport]:
-        """Fetch what is new or changed in the feeds (default: all) and index it."""
+        """Fetch what is new, changed or still pending in the feeds (default: all) and index
+        it; an item counts as done only once its page is indexed."""
+        total = IndexReport()
+
+        def index_pages(pages: list[Path]) -> IndexReport:
+            report = self._index_files(list(pages), progress)
+            total.merge(report)
+            return report
+
         feeds = feeds or self.feed_list()
-        reports, pages = feeds.refresh(urls)
-        index_report = self._index_files(list(pages), progress) if pages else IndexReport()
-        return reports, index_report
+        in_store = lambda: set(self.store.file_records())  # the files indexed now  # noqa: E731
+        return feeds.refresh(index_pages, urls, indexed_files=in_store), total
 
     def _index_files(self, paths: Sequence[str | Path], progress: bool) -> IndexReport:
         s = self.settings

@@ -8,18 +8,21 @@ answering path is an API endpoint (`/ask`) for gradio_client.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phoning home
 
 import gradio as gr  # noqa: E402
+from pydantic import ValidationError, validate_call  # noqa: E402
 
-from qa.conversation import add_turn  # noqa: E402
+from qa.conversation import add_turn, fit_history, history_budget  # noqa: E402
 from qa.core.answer_stream import AnswerStream  # noqa: E402
 from qa.core.errors import UserError  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
@@ -49,8 +52,37 @@ def _error_text(exc: Exception) -> str:
     return f"⚠️ {exc}" if isinstance(exc, UserError) else f"⚠️ Something went wrong: {exc}"
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def page_api(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn` as an API endpoint: its arguments checked against its type hints, and a refused
+    request told to the client in one line (the CLI's words), with no trace in the log."""
+    checked: Callable[..., R] = validate_call(fn)  # called by name below
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            # By name: gradio passes arguments by position, and an error should name one.
+            return checked(**signature.bind(*args, **kwargs).arguments)
+        except ValidationError as exc:
+            raise gr.Error(render.problem_line(exc.errors()), print_exception=False) from None
+        except UserError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    return call
+
+
+def api_collection(name: str) -> str | None:
+    """The collection an API call names (checked as the CLI checks it); None: the default."""
+    return check_collection_name(name) if name else None
+
+
 def build_app(service: ChatService) -> gr.Blocks:
     settings = service.settings
+    budget = history_budget(settings)  # characters of history the model's context holds
     with gr.Blocks(title="News QA") as app:
         history = gr.State([])  # [(stand-alone question, answer text)] for follow-ups
         answered = gr.State({})  # chat message index -> that answer's JSON (feedback, export)
@@ -121,6 +153,11 @@ def build_app(service: ChatService) -> gr.Blocks:
                 file_types=list(UPLOAD_TYPES),
                 elem_id="upload",
             )
+            replace = gr.Checkbox(
+                label="Replace articles of the same name (else a new file is kept beside them)",
+                value=False,
+                elem_id="replace",
+            )
             add = gr.Button("Add to collection", variant="primary", elem_id="add")
             upload_summary = gr.Markdown(elem_id="upload-summary")
             with gr.Row():
@@ -169,7 +206,8 @@ def build_app(service: ChatService) -> gr.Blocks:
                 def start(filters: ArticleFilter | None) -> AnswerStream:
                     if kind == "brief":
                         return service.stream_brief(text, coll, model_name, filters)
-                    return service.stream(text, turns, coll, int(k), model_name, filters)
+                    return service.stream(text, fit_history(turns, budget), coll, int(k),
+                                          model_name, filters)  # fmt: skip
 
                 shown = f"Briefing: {text}" if kind == "brief" else text
                 yield from reply(shown, chat, turns, answers, start, since_day, until_day,
@@ -290,13 +328,18 @@ def build_app(service: ChatService) -> gr.Blocks:
         export_button.click(export, answered, export_file, api_visibility="private")
 
         # --- uploads and the index table ---------------------------------------------------
-        def add_files(paths: list[str] | None, coll: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
+        def add_files(
+            paths: list[str] | None,
+            coll: str,
+            replace_same_name: bool,
+            progress=gr.Progress(track_tqdm=True),  # noqa: B008
+        ):
             if not paths:
                 return "Choose one or more article files first.", gr.update(), gr.update()
             try:
                 coll = check_collection_name(coll)
                 progress(0, desc="indexing")
-                report = service.add_files(paths, coll)
+                report = service.add_files(paths, coll, replace=bool(replace_same_name))
             except Exception as exc:
                 return _error_text(exc), gr.update(), gr.update()
             return (
@@ -305,7 +348,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                 render.index_rows(service.documents(coll)),
             )
 
-        add.click(add_files, [files, collection], [upload_summary, collection, table],
+        add.click(add_files, [files, collection, replace], [upload_summary, collection, table],
                   concurrency_id="index")  # fmt: skip
 
         def add_address(address: str, coll: str, progress=gr.Progress(track_tqdm=True)):  # noqa: B008
@@ -359,10 +402,11 @@ def build_app(service: ChatService) -> gr.Blocks:
             """Answer one question; returns the `qa ask --json` object. `since`/`until`
             (YYYY-MM-DD) and `outlets` answer only from those articles."""
             filters = page_filter(since, until, outlets)
-            stream = service.stream(question, (), collection or None, top_k or None, None, filters)
+            stream = service.stream(question, (), api_collection(collection), top_k or None,
+                                    None, filters)  # fmt: skip
             return stream.answer.to_json()
 
-        gr.api(ask, api_name="ask", concurrency_id="llm", concurrency_limit=at_once)
+        gr.api(page_api(ask), api_name="ask", concurrency_id="llm", concurrency_limit=at_once)
 
         def feedback(
             answer: dict[str, Any],
@@ -373,11 +417,15 @@ def build_app(service: ChatService) -> gr.Blocks:
         ) -> dict[str, Any]:
             """Record a thumbs up/down ("up"/"down") and/or wrong citations (numbers from 1)
             on an answer `/ask` returned; returns the stored record."""
-            stored = service.feedback(answer, rating, wrong_citations or (), collection or None,
-                                      note)  # fmt: skip
+            try:
+                Answer.from_json(answer)
+            except (AttributeError, TypeError) as exc:  # citations that are not objects
+                raise UserError("'answer' must be the object /ask returned") from exc
+            stored = service.feedback(answer, rating, wrong_citations or (),
+                                      api_collection(collection), note)  # fmt: skip
             return asdict(stored)
 
-        gr.api(feedback, api_name="feedback")
+        gr.api(page_api(feedback), api_name="feedback")
 
         def brief_api(
             topic: str,
@@ -388,9 +436,11 @@ def build_app(service: ChatService) -> gr.Blocks:
         ) -> dict[str, Any]:
             """A cited briefing on `topic` over many articles; the `qa brief --json` object."""
             filters = page_filter(since, until, outlets)
-            return service.stream_brief(topic, collection or None, None, filters).answer.to_json()
+            stream = service.stream_brief(topic, api_collection(collection), None, filters)
+            return stream.answer.to_json()
 
-        gr.api(brief_api, api_name="brief", concurrency_id="llm", concurrency_limit=at_once)
+        gr.api(page_api(brief_api), api_name="brief", concurrency_id="llm",
+               concurrency_limit=at_once)  # fmt: skip
     app.queue(default_concurrency_limit=1)
     return app
 
@@ -409,6 +459,7 @@ def upload_report(report: Any) -> str:
         f"({report.chunks_embedded} passages embedded)"
     ]
     lines += [f"- skipped `{name}`: {reason}" for name, reason in report.skipped]
+    lines += [f"- {note}" for note in report.notes]
     return "\n".join(lines)
 
 

@@ -1,11 +1,13 @@
 """HTML and Markdown for the web page: answers with linked markers, the sources panel,
-the whole-article view and the index table. Pure functions, so they are unit-tested
-without a browser. Every piece of article text is HTML-escaped: articles are data."""
+the whole-article view and the index table; and the one line an API client is told about
+a malformed request. Pure functions, so they are unit-tested without a browser. Every piece
+of article text is HTML-escaped: articles are data."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from index.store import FileRecord
 from qa.core.markers import replace_markers
@@ -131,3 +133,12 @@ CSS = """
 .qa-article-text { white-space: pre-wrap; max-height: 24rem; overflow-y: auto; font-size: 0.9em; }
 .qa-empty, .qa-note { opacity: 0.7; font-style: italic; }
 """
+
+
+def problem_line(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Pydantic's validation errors as the one line an API client is told:
+    "filters.outlets: Input should be a valid list (and 1 more)"."""
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"] if part != "body") or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"

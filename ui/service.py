@@ -4,6 +4,7 @@ the data directory, and whole-article text for the sources panel."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -44,6 +45,21 @@ def safe_file_name(name: str) -> str:
     base = Path(name.replace("\\", "/")).name
     cleaned = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")
     return cleaned or "article.txt"
+
+
+def upload_target(folder: Path, name: str, upload: Path, replace: bool) -> Path:
+    """Where an upload is saved: under its own name when that is free, holds the same
+    bytes, or is to be replaced; else beside it, named with the first 8 hex digits of
+    its content's SHA-256 (the same upload twice lands on the same file)."""
+    target = folder / name
+    if replace or not target.exists() or _same_bytes(target, upload):
+        return target
+    digest = hashlib.sha256(upload.read_bytes()).hexdigest()[:8]
+    return folder / f"{target.stem}-{digest}{target.suffix}"
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
 
 
 def check_collection_name(name: str) -> str:
@@ -146,11 +162,11 @@ class ChatService:
         """Follow a feed, or index one page: a feed is told from a page by what the server
         sends. Markdown saying what was added and what failed, one line each."""
         from index.feeds import read_feed
-        from index.web import FEED_TYPES, fetch
+        from index.web import FEED_TYPES, FetchPolicy, fetch
 
         assistant = self.assistant(collection)
         with self._index_lock:
-            got = fetch(address, accept=())
+            got = fetch(address, accept=(), policy=FetchPolicy.of(self.settings.fetch))
             entries, _, problem = read_feed(got)
             if got.content_type.startswith(FEED_TYPES) or (entries and not problem):
                 feed, report = assistant.add_feed(address)
@@ -198,28 +214,40 @@ class ChatService:
     def upload_dir(self, collection: str) -> Path:
         return self.settings.store.home / "uploads" / check_collection_name(collection)
 
-    def add_files(self, files: Sequence[str | Path], collection: str) -> IndexReport:
-        """Copy uploaded files into the collection's upload folder and index them."""
+    def add_files(
+        self, files: Sequence[str | Path], collection: str, replace: bool = False
+    ) -> IndexReport:
+        """Copy uploaded files into the collection's upload folder and index them. A file
+        whose name is taken by different text is kept beside the old one, its name given a
+        content-hash suffix, unless `replace` says to update the article of that name."""
         folder = self.upload_dir(collection)
         folder.mkdir(parents=True, exist_ok=True)
         saved: list[Path] = []
         rejected: list[tuple[str, str]] = []
+        notes: list[str] = []
         for file in files:
             src = Path(file)
             name = safe_file_name(src.name)
             if not name.lower().endswith(UPLOAD_TYPES):
                 rejected.append((name, f"not one of {', '.join(UPLOAD_TYPES)}"))
                 continue
-            target = folder / name
+            target = upload_target(folder, name, src, replace)
             if target.resolve().parent != folder.resolve():
                 rejected.append((name, "bad file name"))
                 continue
-            shutil.copyfile(src, target)
+            if target.name != name and not target.exists():
+                notes.append(f"`{name}` is already an article here with other text: the new "
+                             f"one is kept beside it as `{target.name}` (tick Replace to "
+                             "update the old one instead)")  # fmt: skip
+            temporary = target.with_name(f".{target.name}.part")
+            shutil.copyfile(src, temporary)
+            temporary.replace(target)
             saved.append(target)
         with self._index_lock:
             report = self.assistant(collection).index(saved, progress=True) if saved else None
         report = report or IndexReport()
         report.skipped.extend(rejected)
+        report.notes.extend(notes)
         for other in self._assistants_of(collection):
             other.invalidate()
         return report

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from index.indexer import IndexReport
 from index.web import is_url
 from qa.assistant import Assistant, Conversation, clean_question
 from qa.cli.terminal import AnswerPrinter, keys_held, read_question
@@ -38,24 +39,21 @@ def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
 def _cmd_feed(assistant: Assistant, args: argparse.Namespace) -> int:
     collection = assistant.settings.store.collection
     if args.action == "list":
-        feeds = assistant.feed_list().feeds.values()
-        for feed in feeds:
-            title = f" ({feed.title})" if feed.title else ""
-            checked = feed.checked or "never"
-            print(f"{feed.url}{title}: {len(feed.items)} items, last refreshed {checked}")
-        if not feeds:
-            print(f"collection {collection!r} follows no feeds; add one with `qa feed add URL`")
-        return 0
+        return _list_feeds(assistant)
     if args.action == "remove":
         for url in args.urls:
             found = assistant.feed_list().remove(url)
             print(f"{url}: {'removed' if found else 'not followed'} (its articles stay indexed)")
         return 0
     if args.action == "add":
+        reports, index_report = [], IndexReport()
         for url in args.urls:
-            assistant.feed_list().add(url)
-    urls = getattr(args, "urls", None) or None
-    reports, index_report = assistant.refresh_feeds(urls, progress=not args.quiet)
+            report, indexed = assistant.add_feed(url, progress=not args.quiet)
+            reports.append(report)
+            index_report.merge(indexed)
+    else:
+        urls = getattr(args, "urls", None) or None
+        reports, index_report = assistant.refresh_feeds(urls, progress=not args.quiet)
     for report in reports:
         print(report.summary())
         for link, reason in report.problems:
@@ -64,6 +62,24 @@ def _cmd_feed(assistant: Assistant, args: argparse.Namespace) -> int:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     print(f"{index_report.summary()} (collection {collection!r})")
     return 1 if reports and all(r.error for r in reports) else 0
+
+
+def _list_feeds(assistant: Assistant) -> int:
+    """Each feed with its item counts, then every failed item with its reason."""
+    feeds = assistant.feed_list().feeds.values()
+    for feed in feeds:
+        title = f" ({feed.title})" if feed.title else ""
+        checked = feed.checked or "never"
+        waiting = f", {len(feed.pending)} pending" if feed.pending else ""
+        print(f"{feed.url}{title}: {len(feed.items)} items{waiting}, last refreshed {checked}")
+        for link, item in feed.pending.items():
+            if item.tries:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
+                print(f"  failed {item.tries}x, retried from {when}: {link}: {item.reason}")
+    if not feeds:
+        collection = assistant.settings.store.collection
+        print(f"collection {collection!r} follows no feeds; add one with `qa feed add URL`")
+    return 0
 
 
 def _cmd_feedback(assistant: Assistant, args: argparse.Namespace) -> int:

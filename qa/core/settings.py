@@ -1,6 +1,7 @@
 """One typed settings tree for every knob, in sections that follow the answering path.
 
     Settings.store / .embedding / .indexing      the ground floor (index/settings.py)
+    Settings.fetch                               web pages and feeds: fence, deadline, pace
     Settings.question                            cleaning, follow-ups, decomposition
     Settings.retrieval                           hybrid search, fusion, reranker
     Settings.evidence                            the sentences the model reads
@@ -44,6 +45,7 @@ from index.settings import (
     PROJECT_ROOT,
     SEEDS_DIR,
     EmbeddingSettings,
+    FetchSettings,
     IndexingSettings,
     StoreSettings,
     check_collection_name,
@@ -53,8 +55,10 @@ ENV_PREFIX = "QA_"
 
 # Paths and access details do not change what an answer says.
 UNHASHED = {"home", "lexical_dir", "default_corpus", "chroma_url", "ui_username", "ui_password",
-            "api_key",
+            "api_key", "api_max_body_bytes",
             "model_start_timeout_s", "request_timeout_s", "embed_concurrency",
+            "allow_private_addresses", "fetch_deadline_s", "fetch_read_timeout_s",
+            "feed_max_items", "fetch_workers", "fetch_per_host", "fetch_host_interval_s",
             "llm_concurrency"}  # fmt: skip
 
 
@@ -306,12 +310,19 @@ class UISettings(BaseModel):
         description="With it set, `qa serve` (the OpenAI-compatible API) answers only requests "
         "that send `Authorization: Bearer <key>`.",
     )
+    api_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="`qa serve` refuses a larger request body (413) before reading it. A long "
+        "conversation fits: its history is cut to what the model's context holds anyway.",
+    )
 
 
 SECTIONS: dict[str, type[BaseModel]] = {
     "store": StoreSettings,
     "embedding": EmbeddingSettings,
     "indexing": IndexingSettings,
+    "fetch": FetchSettings,
     "question": QuestionSettings,
     "retrieval": RetrievalSettings,
     "evidence": EvidenceSettings,
@@ -384,6 +395,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     indexing: IndexingSettings = Field(default_factory=IndexingSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     question: QuestionSettings = Field(default_factory=QuestionSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings)

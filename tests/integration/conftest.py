@@ -52,7 +52,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     home = tmp_path_factory.mktemp("ui_home")
     port = free_port()
     log = (home / "ui.log").open("w")
-    env = {**os.environ, "QA_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False"}
+    # The page's feed test serves its feed on loopback: it opts in to local addresses.
+    env = {**os.environ, "QA_HOME": str(home), "GRADIO_ANALYTICS_ENABLED": "False",
+           "QA_ALLOW_PRIVATE_ADDRESSES": "1"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "qa.cli", "ui", "--port", str(port), "--no-browser"],
         env=env,

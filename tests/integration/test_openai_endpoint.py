@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 from processes import free_port, stop, wait_until_up
@@ -68,3 +69,29 @@ def test_the_openai_sdk_gets_a_verified_cited_answer(served: str) -> None:
 
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=served, api_key="wrong", max_retries=0).models.list()
+
+
+def test_every_input_is_checked_before_any_work(served: str) -> None:
+    """Issue 33: a body over the limit, a field of the wrong type, a bare key and the schema
+    without a key are refused in one line; a history far past the context is cut to it."""
+    url, root = f"{served}/chat/completions", served.removesuffix("/v1")
+    key = {"Authorization": "Bearer it-key"}
+    asked = [{"role": "user", "content": QUESTION}]
+    big = httpx.post(url, headers=key, json={"messages": asked, "padding": "x" * 2_000_000})
+    assert big.status_code == 413 and "QA_API_MAX_BODY_BYTES" in big.json()["error"]["message"]
+    wrong = httpx.post(url, headers=key, json={"messages": asked, "filters": {"outlets": 7}})
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["message"].startswith("filters.outlets: Input should be")
+    assert httpx.get(f"{served}/models", headers={"Authorization": "it-key"}).status_code == 401
+    assert httpx.get(f"{root}/openapi.json").status_code == 401
+
+    # About 800 KB of earlier turns, some 200,000 tokens for a 2048-token context.
+    said = "Kim and Putin met in Vladivostok for talks. " * 4_500
+    earlier = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": said}]
+    client = openai.OpenAI(base_url=served, api_key="it-key", max_retries=0, timeout=300)
+    reply = client.chat.completions.create(
+        model="newsqa",
+        messages=earlier * 4 + [{"role": "user", "content": "How long did they meet?"}],
+    )
+    content = reply.choices[0].message.content
+    assert content and "exceeds" not in content

@@ -1,10 +1,13 @@
 """A real HTTP server on loopback that serves pages and feeds a test writes: the feed and
 URL tests reach no outside network. Routes answer with a body and headers, honour ETag and
-Last-Modified (304), redirect, or misbehave on purpose (a loop, a 12 MB page)."""
+Last-Modified (304), redirect, or misbehave on purpose (a loop, a 12 MB page, a slow or
+trickling server)."""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +23,8 @@ class Route:
     last_modified: str = ""
     location: str = ""  # a redirect's target
     repeat: int = 1  # the body sent this many times (a huge page without a huge string)
+    delay_s: float = 0.0  # wait this long before answering (a slow server)
+    trickle_s: float = 0.0  # send the body a byte at a time, this far apart
 
 
 @dataclass
@@ -41,6 +46,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
             site.requests.append((self.path, dict(self.headers.items())))
             route = site.routes.get(self.path)
+            if route is not None and route.delay_s:
+                time.sleep(route.delay_s)
             if route is None:
                 self.send_error(404, "Not Found")
                 return
@@ -62,7 +69,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(route.body) * route.repeat))
             self.end_headers()
             try:
-                for _ in range(route.repeat):
+                if route.trickle_s:
+                    for byte in route.body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(route.trickle_s)
+                for _ in range(route.repeat if not route.trickle_s else 0):
                     self.wfile.write(route.body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading (a page over the size limit)
@@ -115,3 +127,33 @@ def news_page(title: str, outlet: str, published: str, author: str, paragraphs: 
 <li><a href="/b">Ten recipes for a quick weeknight dinner</a></li></ul></aside></main>
 <footer>© 2023 {outlet}. All rights reserved. Privacy policy · Terms of use</footer>
 </body></html>"""
+
+
+WORDS = [
+    "harbour", "council", "ferry", "budget", "river", "bridge", "school", "clinic", "orchard",
+    "library", "railway", "festival", "museum", "tunnel", "market", "stadium", "airport",
+    "reservoir", "forest", "quarry", "lighthouse", "canal", "theatre", "hospital", "archive",
+    "garden", "factory", "vineyard", "island", "valley",
+]  # fmt: skip
+
+
+def numbered_story(n: int) -> str:
+    """News page number `n`, its text its own: no two are copies of each other."""
+    pick = random.Random(n)
+    sentences = [
+        f"The {pick.choice(WORDS)} of Town{n} reported {pick.randint(10, 9999)} "
+        f"{' '.join(pick.sample(WORDS, 6))} on day {k}, officials of district {n * 7 + k} said."
+        for k in range(6)
+    ]
+    return news_page(f"Story {n} from Town{n}", "Wire", "2023-10-03T09:00:00+00:00", "A. Writer",
+                     sentences)  # fmt: skip
+
+
+def serve_feed(site: Site, count: int, path: str = "/feed.xml", etag: str = '"v1"') -> str:
+    """An RSS feed of `count` numbered stories at `path` (with an ETag); its address."""
+    items = []
+    for n in range(count):
+        link = site.page(f"{path}/story{n}.html", numbered_story(n))
+        items.append((f"Story {n}", link, "Tue, 03 Oct 2023 09:00:00 GMT"))
+    site.routes[path] = Route(rss(items).encode(), content_type="application/rss+xml", etag=etag)
+    return site.url + path

@@ -71,7 +71,9 @@ def test_the_answering_path_gains_no_rules_unmeasured() -> None:
     # +1 site: a pair of names ("the summit Kim-Putin") states neither name alone
     # (qa/verify/support.py), the wrong "Moscow and Vladivostok" answer's class, measured
     # with the strict key-fact rule (docs/evaluation.md, "Lead with the evidence").
-    assert totals["regex_sites"] <= 37
+    # +1 site: terminal escape sequences are removed whole from questions
+    # (qa/understand/question.py); a format, not an English rule (docs/reliability.md).
+    assert totals["regex_sites"] <= 38
     assert totals["word_lists"] <= 27
     assert totals["words"] <= 164
 

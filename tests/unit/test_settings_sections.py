@@ -30,6 +30,13 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "chunk_words": ("60", 60),
     "chunk_overlap_sentences": ("2", 2),
     "max_file_mb": ("5.5", 5.5),
+    "allow_private_addresses": ("1", True),
+    "fetch_deadline_s": ("30", 30.0),
+    "fetch_read_timeout_s": ("5", 5.0),
+    "feed_max_items": ("50", 50),
+    "fetch_workers": ("2", 2),
+    "fetch_per_host": ("1", 1),
+    "fetch_host_interval_s": ("1.5", 1.5),
     "max_question_chars": ("300", 300),
     "rewrite_followups": ("false", False),
     "decompose": ("false", False),
@@ -76,6 +83,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ui_username": ("reader", "reader"),
     "ui_password": ("secret", "secret"),
     "api_key": ("key-1", "key-1"),
+    "api_max_body_bytes": ("65536", 65536),
 }
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
 from qa.core.errors import UserError
@@ -180,3 +182,65 @@ def test_qa_ui_passes_its_options_to_the_page_and_listens_on_loopback_by_default
     (_, host, port), options = calls[1]
     # Private unless asked: other machines cannot reach the page by default.
     assert (host, port, options) == ("127.0.0.1", 7860, {"open_browser": True})
+
+
+# --- the page's API: every input checked (issue 33) -----------------------------------------
+
+
+def _page_api(app, name: str):
+    (fn,) = [dep.fn for dep in app.fns.values() if dep.api_name == name]
+    return fn
+
+
+@pytest.fixture(scope="module")
+def page(indexed_assistant):
+    return build_app(ChatService(indexed_assistant.settings))
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "said"),
+    [
+        ("ask", ("Who met Kim?", "../../etc"), "'../../etc' is not a usable collection name"),
+        ("brief", ("the summit", "../../etc"), "'../../etc' is not a usable collection name"),
+        ("feedback", ({"answer": "x"}, "up", [], "", "../../etc"), "'../../etc' is not a usable"),
+        ("ask", ("Who met Kim?", "", 0, "", "", 7), "outlets: Input should be a valid list"),
+        ("ask", ("Who met Kim?", "", 0, "", "", [1, 2]), "outlets.0: Input should be a valid"),
+        ("ask", ("Who met Kim?", "", "many"), "top_k: Input should be a valid integer"),
+        ("ask", ("Who met Kim?", "", 0, "soon"), "'soon' is not a date"),
+        ("ask", (None,), "question: Input should be a valid string"),
+        ("ask", ("\x1b[31m\x1b[0m",), "the question is empty"),
+        ("feedback", ("an answer",), "answer: Input should be a valid dictionary"),
+        ("feedback", ({"citations": [1]},), "'answer' must be the object /ask returned"),
+        ("feedback", ({"answer": "x"}, "meh"), "a rating is 'up' or 'down'"),
+    ],
+)
+def test_the_page_api_refuses_bad_input_in_one_line(page, name: str, args, said: str) -> None:
+    with pytest.raises(gr.Error) as refused:
+        _page_api(page, name)(*args)
+    assert said in refused.value.message and "\n" not in refused.value.message
+    assert refused.value.print_exception is False  # said to the client, no trace in the log
+
+
+def test_the_page_api_still_answers(page) -> None:
+    answer = _page_api(page, "ask")("Who accompanied Kim at the extended talks?", "seeds")
+    assert answer["citations"] and not answer["abstained"]
+
+
+def test_a_gradio_client_is_told_what_is_wrong_and_the_log_has_no_trace(page, capfd) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, url, _ = page.launch(prevent_thread_lock=True, show_error=False, server_port=port,
+                            quiet=True)  # fmt: skip
+    try:
+        client = Client(url, verbose=False)
+        with pytest.raises(AppError, match="'../../etc' is not a usable collection name"):
+            client.predict("Who met Kim?", "../../etc", api_name="/ask")
+        with pytest.raises(AppError, match="outlets: Input should be a valid list"):
+            client.predict("Who met Kim?", "", 0, "", "", 7, api_name="/ask")
+    finally:
+        page.close()
+    assert "Traceback" not in capfd.readouterr().err

@@ -12,7 +12,7 @@ from loopback_site import Route, loopback_site, news_page, rss
 from index.feeds import FeedList
 from index.html_text import extract_with_trafilatura
 from index.loaders import load_article
-from index.web import FetchError, fetch, save_page
+from index.web import FetchError, FetchPolicy, fetch, save_page
 from qa.assistant import Assistant
 from qa.cli import main
 from ui.render import source_card
@@ -35,16 +35,26 @@ def _page(title: str = "Kelderwick opens a solar ferry line", paragraphs=PARAGRA
     return news_page(title, "Harbour Post", "2023-10-03T09:00:00+00:00", "Mira Voss", paragraphs)
 
 
+# The loopback server is a local address: these tests opt in to fetching from it.
+LOOPBACK = FetchPolicy(allow_private=True)
+LOOPBACK_SETTINGS = {"allow_private_addresses": True, "fetch_host_interval_s": 0.0}
+
+
 @pytest.fixture
 def site():
     with loopback_site() as s:
         yield s
 
 
+@pytest.fixture
+def loopback_settings(make_settings):
+    return lambda **kw: make_settings(**{**LOOPBACK_SETTINGS, **kw})
+
+
 # --- fetching -----------------------------------------------------------------------------
 def test_fetch_reads_a_page_and_each_failure_is_one_line(site) -> None:
     url = site.page("/ferry.html", _page())
-    got = fetch(url)
+    got = fetch(url, policy=LOOPBACK)
     assert got.status == 200 and b"Tern" in got.body and got.content_type == "text/html"
 
     site.routes["/loop"] = Route(status=302, location="/loop")
@@ -60,18 +70,18 @@ def test_fetch_reads_a_page_and_each_failure_is_one_line(site) -> None:
     }
     for path, reason in cases.items():
         with pytest.raises(FetchError, match=re.escape(reason)) as e:
-            fetch(site.url + path)
+            fetch(site.url + path, policy=LOOPBACK)
         assert "\n" not in str(e.value)
     with pytest.raises(FetchError, match="cannot connect"):
-        fetch("http://127.0.0.1:9/down")  # the discard port: nothing listens
+        fetch("http://127.0.0.1:9/down", policy=LOOPBACK)  # the discard port: nothing listens
     with pytest.raises(FetchError, match="not a web address"):
         fetch("ftp://example.invalid/x")
 
 
 def test_a_saved_page_keeps_its_url_and_reads_with_trafilatura(site, tmp_path: Path) -> None:
     url = site.page("/ferry.html", _page())
-    path = save_page(tmp_path, fetch(url))
-    assert save_page(tmp_path, fetch(url)) == path  # the same URL, the same file
+    path = save_page(tmp_path, fetch(url, policy=LOOPBACK))
+    assert save_page(tmp_path, fetch(url, policy=LOOPBACK)) == path  # the same URL, the same file
     article = load_article(path)
     assert article.url == url and article.kind == "html"
     assert article.title == "Kelderwick opens a solar ferry line"
@@ -89,10 +99,10 @@ def test_a_page_without_a_main_text_falls_back_to_every_block(tmp_path: Path) ->
 
 
 # --- indexing URLs -------------------------------------------------------------------------
-def test_index_a_url_then_the_citation_links_to_it(site, make_settings) -> None:
+def test_index_a_url_then_the_citation_links_to_it(site, loopback_settings) -> None:
     url = site.page("/ferry.html", _page())
     site.routes["/paper.pdf"] = Route(b"%PDF", content_type="application/pdf")
-    assistant = Assistant(make_settings(min_relevance=-1.0))
+    assistant = Assistant(loopback_settings(min_relevance=-1.0))
     report = assistant.index([url, site.url + "/paper.pdf"])
     assert len(report.added) == 1
     assert report.skipped == [(site.url + "/paper.pdf", "not a web page (the server sent "
@@ -118,9 +128,11 @@ def _feed_site(site) -> str:
     return site.url + "/feed.xml"
 
 
-def test_a_feed_is_followed_and_an_unchanged_refresh_costs_one_request(site, make_settings) -> None:
+def test_a_feed_is_followed_and_an_unchanged_refresh_costs_one_request(
+    site, loopback_settings
+) -> None:
     feed_url = _feed_site(site)
-    assistant = Assistant(make_settings())
+    assistant = Assistant(loopback_settings())
     report, indexed = assistant.add_feed(feed_url)
     assert (report.new, report.error) == (1, "") and len(indexed.added) == 1
     record = next(iter(assistant.store.file_records().values()))
@@ -152,7 +164,7 @@ def test_a_feed_is_followed_and_an_unchanged_refresh_costs_one_request(site, mak
     assert saved[0]["etag"] == '"v2"' and len(saved[0]["items"]) == 2
 
 
-def test_a_broken_feed_or_item_is_a_line_and_the_rest_is_indexed(site, make_settings) -> None:
+def test_a_broken_feed_or_item_is_a_line_and_the_rest_is_indexed(site, loopback_settings) -> None:
     good = _feed_site(site)
     site.routes["/bad.xml"] = Route(
         b"<html><body>Not a feed</body></html>", content_type="text/html"
@@ -168,7 +180,7 @@ def test_a_broken_feed_or_item_is_a_line_and_the_rest_is_indexed(site, make_sett
     )
     site.routes["/loop"] = Route(status=302, location="/loop")
     site.routes["/paper.pdf"] = Route(b"%PDF", content_type="application/pdf")
-    assistant = Assistant(make_settings())
+    assistant = Assistant(loopback_settings())
     feeds = assistant.feed_list()
     for url in (good, site.url + "/bad.xml", site.url + "/mixed.xml", "http://127.0.0.1:9/feed"):
         feeds.add(url)
@@ -183,12 +195,13 @@ def test_a_broken_feed_or_item_is_a_line_and_the_rest_is_indexed(site, make_sett
     assert all("\n" not in r.summary() for r in reports)
 
 
-def test_the_feed_commands(site, make_settings, monkeypatch, capsys) -> None:
+def test_the_feed_commands(site, loopback_settings, monkeypatch, capsys) -> None:
     feed_url = _feed_site(site)
-    settings = make_settings()
+    settings = loopback_settings()
     monkeypatch.setenv("QA_HOME", str(settings.store.home))
     monkeypatch.setenv("QA_EMBEDDER", "hash")
     monkeypatch.setenv("QA_LLM_BACKEND", "fake")
+    monkeypatch.setenv("QA_ALLOW_PRIVATE_ADDRESSES", "1")
     assert main(["feed", "add", "-q", feed_url]) == 0
     out = capsys.readouterr().out
     assert f"{feed_url}: 1 new, 0 changed" in out and "1 added" in out
@@ -203,10 +216,10 @@ def test_the_feed_commands(site, make_settings, monkeypatch, capsys) -> None:
     assert FeedList(settings.store.home, "seeds").feeds == {}
 
 
-def test_the_page_adds_a_feed_or_a_page_by_what_the_server_sends(site, make_settings) -> None:
+def test_the_page_adds_a_feed_or_a_page_by_what_the_server_sends(site, loopback_settings) -> None:
     from ui.service import ChatService
 
-    service = ChatService(make_settings())
+    service = ChatService(loopback_settings())
     feed_url = _feed_site(site)
     text = service.add_address(feed_url)
     assert f"{feed_url}: 1 new, 0 changed" in text and "1 added" in text
