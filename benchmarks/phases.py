@@ -40,17 +40,24 @@ def answer_ours(home: str, limit: int | None, **_: Any) -> dict[str, Any]:
     assistant = Assistant(Settings(home=Path(home), collection="bench-seeds"))
     assistant.index([SEEDS_DIR])
     assistant.ask(rows[0]["question"])  # load models, fill the KV cache of the system prompt
-    ttft, total, answers = [], [], []
+    ttft, total, answers, sources, verified = [], [], [], [], []
     for row in rows:
         answer = assistant.ask(row["question"])
-        total.append(answer.timings["total"])
-        ttft.append(answer.timings.get("ttft", answer.timings["total"]))
+        t = answer.timings
+        total.append(t["total"])
+        ttft.append(t.get("ttft", t["total"]))
+        # What a user first reads: the passages (shown before the model writes), then the
+        # first verified sentence (else the final answer, an abstention).
+        sources.append(t.get("sources", t["total"]))
+        verified.append(t.get("first_verified", t["total"]))
         answers.append(answer.text if not answer.abstained else "")
     assistant.llm.close()  # its peak memory counts once it has ended
     return {
         "questions": len(rows),
         "accuracy": _score(rows, answers),
         "ttft_s": _latency_summary(ttft),
+        "sources_shown_s": _latency_summary(sources),
+        "first_verified_s": _latency_summary(verified),
         "latency_s": _latency_summary(total),
         "peak_rss_mb": peak_rss_mb(with_children=True),
     }

@@ -104,8 +104,10 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for label, key in [
+        ("sources shown p50 (s)", "sources_shown_s.p50"),
         ("first token p50 (s)", "ttft_s.p50"),
         ("first token p95 (s)", "ttft_s.p95"),
+        ("first verified sentence p50 (s)", "first_verified_s.p50"),
         ("verified answer p50 (s)", "latency_s.p50"),
         ("verified answer p95 (s)", "latency_s.p95"),
         ("accuracy (answerable)", "accuracy"),

@@ -11,6 +11,12 @@ independent of the briefing's own support check):
 - citation precision (ALCE): the share of citations that are needed (the sentence is
   supported, and the citation either supports it alone or the others do not without it).
 
+The judge reads each cited quote with its report's date in front ("The April 25, 2019
+report: ..."): a briefing drawn from reports of different dates says which report says
+what ("The April 25, 2019 report says ...", qa/evidence/timeline.py), and that date is the
+cited report's, not the quote's. `--undated-quotes` judges the quotes alone (the measure
+before this was added; the judge then finds most dated sentences unsupported).
+
 Writes `briefings.jsonl` and `summary.json` under `--out`, and prints a Markdown table.
 """
 
@@ -28,6 +34,7 @@ from evals.judges import LLMSupportJudge
 from evals.metrics import citation_support
 from evals.runner import corpus_assistant
 from qa.core.settings import Settings
+from qa.core.text import date_label
 
 SEEDS = ROOT / "seeds"
 TOPICS = {
@@ -51,15 +58,27 @@ TOPICS = {
 }  # fmt: skip
 
 
-def run(name: str, corpus: Path, topics: list[str], settings: Settings) -> list[dict[str, Any]]:
+def dated_quotes(citations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The citations with each quote preceded by its report's date, where it has one."""
+    return [
+        {**c, "quote": f"The {label} report: {c['quote']}"} if label else c
+        for c in citations
+        for label in [date_label(str(c.get("published") or ""))]
+    ]
+
+
+def run(
+    name: str, corpus: Path, topics: list[str], settings: Settings, dated: bool = True
+) -> list[dict[str, Any]]:
     assistant, _ = corpus_assistant(corpus, settings)
     judge = LLMSupportJudge(assistant.llm)
     rows = []
     for topic in topics:
         briefing = assistant.brief(topic)
         data = briefing.to_json()
+        judged = dated_quotes(data["citations"]) if dated else data["citations"]
         support = (
-            citation_support(data["answer"], data["citations"], topic, judge)
+            citation_support(data["answer"], judged, topic, judge)
             if not briefing.abstained
             else {"sentence_support": None, "citation_needed": None}
         )
@@ -102,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evals.briefing", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("eval-runs/briefings"))
     parser.add_argument("--sets", nargs="+", default=list(TOPICS), choices=list(TOPICS))
+    parser.add_argument(
+        "--undated-quotes", action="store_true", help="judge the cited quotes without their dates"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     rows = []
@@ -110,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         if not corpus.is_dir():
             print(f"error: no articles at {corpus}", file=sys.stderr)
             return 2
-        rows += run(name, corpus, topics, settings)
+        rows += run(name, corpus, topics, settings, not args.undated_quotes)
     summary = summarise(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "briefings.jsonl").open("w", encoding="utf-8") as fh:

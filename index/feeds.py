@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,27 +197,35 @@ class FeedList:
         index: IndexPages,
         urls: Sequence[str] | None = None,
         indexed_files: Callable[[], set[str]] | None = None,
+        fetched: Mapping[str, Fetched] | None = None,
     ) -> list[FeedRefresh]:
         """Refresh these feeds (default: all), one after the other: read the feed, record
         what it lists as pending, fetch the pending items, `index` their pages, and only
         then record them as indexed. A refresh killed at any point leaves its items pending,
         so the next one fetches and indexes them again (indexing the same page twice changes
         nothing). `indexed_files` gives the files the store holds: an item whose file is
-        missing from the store is pending again."""
-        urls = list(urls) if urls else list(self.feeds)
+        missing from the store is pending again. `fetched` holds feeds already fetched, by
+        URL (a feed just told from a page): they are read as they are, not asked for again."""
+        urls = [url.strip() for url in urls] if urls else list(self.feeds)
         in_store = indexed_files() if indexed_files else None
         pace = HostPace(self.settings.fetch_per_host, self.settings.fetch_host_interval_s)
-        return [self._refresh_one(url.strip(), index, in_store, pace) for url in urls]
+        got = fetched or {}
+        return [self._refresh_one(url, index, in_store, pace, got.get(url)) for url in urls]
 
     def _refresh_one(
-        self, url: str, index: IndexPages, in_store: set[str] | None, pace: HostPace
+        self,
+        url: str,
+        index: IndexPages,
+        in_store: set[str] | None,
+        pace: HostPace,
+        prefetched: Fetched | None = None,
     ) -> FeedRefresh:
         report = FeedRefresh(url)
         known = self._load().get(url)
         if known is None:
             report.error = "not followed (add it with `qa feed add`)"
             return report
-        due = self._plan(url, self._read(known, report), in_store)
+        due = self._plan(url, self._read(known, report, prefetched), in_store)
         fetched = fetch_all(
             [link for link, _ in due],
             policy=self.policy,
@@ -235,14 +243,16 @@ class FeedList:
         self._record(url, dict(due), pages, skipped, failures, report)
         return report
 
-    def _read(self, feed: Feed, report: FeedRefresh) -> _Listing | None:
-        """What the feed lists now, or None when it is unchanged or cannot be read."""
-        try:
-            got = fetch(feed.url, accept=(), etag=feed.etag, last_modified=feed.last_modified,
-                        policy=self.policy)  # fmt: skip
-        except FetchError as exc:
-            report.error = str(exc).removeprefix(f"{feed.url}: ")
-            return None
+    def _read(self, feed: Feed, report: FeedRefresh, got: Fetched | None = None) -> _Listing | None:
+        """What the feed lists now (`got`: as already fetched), or None when it is unchanged
+        or cannot be read."""
+        if got is None:
+            try:
+                got = fetch(feed.url, accept=(), etag=feed.etag,
+                            last_modified=feed.last_modified, policy=self.policy)  # fmt: skip
+            except FetchError as exc:
+                report.error = str(exc).removeprefix(f"{feed.url}: ")
+                return None
         if got.unchanged:
             return None
         entries, title, problem = read_feed(got)

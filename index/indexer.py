@@ -22,6 +22,7 @@ from index.loaders import LoadError, iter_article_files, load_article, sha256_by
 from index.near_duplicates import SyndicationGroups, encode, encode_facts, key_facts, signature
 from index.store import FileRecord, Store
 from index.types import Article, Chunk
+from index.words import plural
 
 # Raised when loading reads more from a file (2: the author and byline; 3: web pages read
 # with trafilatura and their URL, and every article's MinHash for syndicated copies), so
@@ -58,7 +59,7 @@ class IndexReport:
             f"{len(self.unchanged)} unchanged",
             f"{len(self.removed)} removed",
             f"{len(self.skipped)} skipped",
-            f"{self.chunks_embedded} chunks embedded",
+            f"{plural(self.chunks_embedded, 'chunk')} embedded",
         ]
         return ", ".join(parts)
 

@@ -8,7 +8,7 @@ check. `as_query_engine()` and `as_chat_engine()` give the same answers as llama
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +21,15 @@ from index.lexical_sync import sync as sync_lexical
 from index.lexical_writer import LexicalWriter
 from index.locking import IndexBusyError, collection_lock
 from index.store import ChunkStore, FileRecord, open_client
-from index.web import FetchError, FetchPolicy, fetch, is_url, save_page
+from index.web import Fetched, FetchError, FetchPolicy, fetch, is_url, save_page
 from qa.conversation import Conversation
 from qa.core.answer_stream import AnswerStream
 from qa.core.errors import InputError
-from qa.core.interfaces import LLM, Completion, LLMCapabilities, Message, TokenLogprob
+from qa.core.interfaces import LLM
 from qa.core.settings import Settings
 from qa.core.types import Answer
 from qa.feedback import Feedback, FeedbackLog, Rating
+from qa.generate.deferred import DeferredLLM
 from qa.generate.llm import make_llm
 from qa.pipeline import ABSTAIN_TEXT, AnswerPipeline
 from qa.retrieve.catalog import Catalog
@@ -166,22 +167,32 @@ class Assistant:
         s = self.settings
         return FeedList(s.store.home, s.store.collection, s.fetch)
 
-    def add_feed(self, url: str, progress: bool = False) -> tuple[FeedRefresh, IndexReport]:
+    def add_feed(
+        self, url: str, progress: bool = False, fetched: Fetched | None = None
+    ) -> tuple[FeedRefresh, IndexReport]:
         """Follow an RSS or Atom feed and index its items now. A feed that cannot be read
-        the first time is not followed (the report says why)."""
+        the first time is not followed (the report says why). `fetched`: the feed as the
+        caller already fetched it from `url`, read instead of fetching it again."""
         feeds = self.feed_list()
         feed, new = feeds.add(url)
-        reports, index_report = self.refresh_feeds([feed.url], progress, feeds)
+        got = {feed.url: fetched} if fetched else None
+        reports, index_report = self.refresh_feeds([feed.url], progress, feeds, fetched=got)
         if new and reports[0].error:
             feeds.remove(feed.url)
             reports[0].error += "; not followed"
         return reports[0], index_report
 
     def refresh_feeds(
-        self, urls: list[str] | None = None, progress: bool = False, feeds: FeedList | None = None
+        self,
+        urls: list[str] | None = None,
+        progress: bool = False,
+        feeds: FeedList | None = None,
+        *,
+        fetched: Mapping[str, Fetched] | None = None,
     ) -> tuple[list[FeedRefresh], IndexReport]:
         """Fetch what is new, changed or still pending in the feeds (default: all) and index
-        it; an item counts as done only once its page is indexed."""
+        it; an item counts as done only once its page is indexed. `fetched`: feeds already
+        fetched, by URL (FeedList.refresh)."""
         total = IndexReport()
 
         def index_pages(pages: list[Path]) -> IndexReport:
@@ -191,7 +202,7 @@ class Assistant:
 
         feeds = feeds or self.feed_list()
         in_store = lambda: set(self.store.file_records())  # the files indexed now  # noqa: E731
-        return feeds.refresh(index_pages, urls, indexed_files=in_store), total
+        return feeds.refresh(index_pages, urls, indexed_files=in_store, fetched=fetched), total
 
     def _index_files(self, paths: Sequence[str | Path], progress: bool) -> IndexReport:
         s = self.settings
@@ -304,43 +315,16 @@ class Assistant:
         return VerifiedChatEngine(self.pipeline, **kwargs)
 
 
-class _DeferredLLM:
+class _DeferredLLM(DeferredLLM):
     """The assistant's LLM, loaded only when an answer needs it: a question that abstains
-    before generation never starts the model."""
+    before generation never starts the model. The assistant's LLM is the assistant's to
+    close."""
 
     def __init__(self, assistant: Assistant) -> None:
         self._assistant = assistant
-        self.name = "deferred"
 
-    @property
-    def capabilities(self) -> LLMCapabilities:
-        return self._assistant.llm.capabilities
-
-    def stream_chat(
-        self,
-        messages: list[Message],
-        max_tokens: int,
-        stop: list[str],
-        grammar: str = "",
-        logprobs: list[TokenLogprob] | None = None,
-    ) -> Iterator[str]:
-        llm = self._assistant.llm
-        if logprobs is None:  # a plain call stays plain for backends written before the list
-            return llm.stream_chat(messages, max_tokens, stop, grammar)
-        return llm.stream_chat(messages, max_tokens, stop, grammar, logprobs)
-
-    def complete_chat(
-        self,
-        messages: list[Message],
-        max_tokens: int,
-        stop: list[str],
-        grammar: str = "",
-        top_logprobs: int = 0,
-    ) -> Completion:
-        return self._assistant.llm.complete_chat(messages, max_tokens, stop, grammar, top_logprobs)
-
-    def close(self) -> None:
-        """The assistant's LLM is the assistant's to close."""
+    def target(self) -> LLM:
+        return self._assistant.llm
 
 
 def _own_llm(llm: LLM | LlamaIndexLLM | None) -> LLM | None:

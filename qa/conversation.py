@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING
 
-from qa.core.answer_stream import AnswerStream
+from qa.core.answer_stream import AnswerStream, StreamEvent
 from qa.core.types import Answer
 
 if TYPE_CHECKING:
@@ -76,9 +76,8 @@ class Conversation:
         asked = self.assistant.stream(question, self.history, self.filters)
         return AnswerStream(self._remembering(asked))
 
-    def _remembering(self, stream: AnswerStream) -> Generator[str, None, Answer]:
-        yield from stream
-        answer = stream.answer
+    def _remembering(self, stream: AnswerStream) -> Generator[str | StreamEvent, None, Answer]:
+        answer = yield from stream.events()
         self.history = add_turn(self.history, answer, self.max_turns)
         return answer
 

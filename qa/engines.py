@@ -30,7 +30,7 @@ from llama_index.core.schema import (
 
 from index.nodes import article_node
 from qa.conversation import HISTORY_TURNS, History, add_turn
-from qa.core.answer_stream import AnswerStream
+from qa.core.answer_stream import AnswerStream, verified_pieces
 from qa.core.types import Answer, Citation
 from qa.pipeline import AnswerPipeline
 
@@ -60,7 +60,8 @@ def answer_metadata(answer: Answer) -> dict[str, Any]:
 
 @dataclass
 class VerifiedStreamingResponse(StreamingResponse):
-    """Tokens as the model writes them; at the end the verified text and citation nodes."""
+    """Verified text as it is checked (qa/core/answer_stream.py `verified_pieces`, never the
+    model's draft); at the end the verified answer and its citation nodes."""
 
     stream: AnswerStream | None = None
 
@@ -69,8 +70,7 @@ class VerifiedStreamingResponse(StreamingResponse):
 
     def _tokens(self) -> Generator[str, None, None]:
         assert self.stream is not None
-        yield from self.stream
-        answer = self.stream.answer
+        answer = yield from verified_pieces(self.stream)
         self.source_nodes[:] = citation_nodes(answer)
         self.metadata = answer_metadata(answer)
         self.response_txt = answer.text
@@ -105,7 +105,8 @@ class VerifiedQueryEngine(CustomQueryEngine):
 
 @dataclass
 class VerifiedStreamingChatResponse(StreamingAgentChatResponse):
-    """A chat reply streamed token by token; at the end the verified text and citations."""
+    """A chat reply streamed as it is verified (never the draft); at the end the verified
+    answer and its citations."""
 
     stream: AnswerStream | None = None
     answer: Answer | None = None
@@ -114,7 +115,7 @@ class VerifiedStreamingChatResponse(StreamingAgentChatResponse):
     @property
     def response_gen(self) -> Generator[str, None, None]:
         assert self.stream is not None
-        for piece in self.stream:
+        for piece in verified_pieces(self.stream):
             self.unformatted_response += piece
             yield piece
         self._finish()

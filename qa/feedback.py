@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -155,17 +156,57 @@ def _plain(text: str) -> str:
 
 
 def conversation_markdown(turns: Iterable[Answer], title: str = "Conversation") -> str:
-    """A conversation as Markdown: each question, its answer with [n] markers, and the
-    numbered citations (title, outlet, date, link or file, and the quoted passage)."""
-    lines = [f"# {title}", ""]
+    """A conversation as Markdown: a section per turn, headed by its question (or a
+    briefing's topic, marked as a briefing), the filters it was answered under where the
+    answer records them, the answer with its [n] markers, then its sources as a numbered
+    list: one item per citation (title linked to its URL, outlet, date, file and the
+    characters cited), its quoted passage a block quote under it."""
+    lines = [f"# {_inline(title)}", ""]
     for answer in turns:
-        lines += [f"**Q:** {answer.question}", "", f"**A:** {answer.text}", ""]
-        for n, c in enumerate(answer.citations, 1):
-            where = f"[{c.title or c.source}]({c.url})" if c.url else (c.title or c.source)
-            meta = ", ".join(x for x in (c.outlet, c.published[:10], f"`{c.source}`") if x)
-            quote = " ".join(c.quote.split())
-            also = f" Also carried by {', '.join(c.also_in)}." if c.also_in else ""
-            lines.append(f"[{n}] {where} ({meta}), characters {c.start}–{c.end}: > {quote}{also}")
+        kind = "Briefing" if is_briefing(answer) else "Question"
+        lines += [f"## {kind}: {_inline(answer.question)}", ""]
+        if answer.filters:
+            lines += [f"*Filters:* {_inline(answer.filters)}", ""]
+        lines += [_paragraphs(answer.text), ""]
         if answer.citations:
-            lines.append("")
+            lines += ["**Sources**", ""]
+        for n, c in enumerate(answer.citations, 1):
+            # The quote is indented under its list item: a block quote inside the item.
+            lines += [f"{n}. {_source_line(c)}", "", f"   > {_inline(c.quote)}", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def is_briefing(answer: Answer) -> bool:
+    """A briefing says so (its question is the topic); one saved before `kind` was
+    recorded says so in its decision."""
+    return answer.kind == "briefing" or answer.decision.startswith("briefing")
+
+
+def _source_line(c: Citation) -> str:
+    name = _inline(c.title or c.source, link_text=True)
+    facts = [_inline(x) for x in (c.outlet, c.published[:10]) if x]
+    facts += [f"`{c.source}`", f"characters {c.start}–{c.end}"]
+    also = f" Also carried by {_inline(', '.join(c.also_in))}." if c.also_in else ""
+    link = c.url.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E")
+    return f"**{f'[{name}](<{link}>)' if link else name}**, {', '.join(facts)}.{also}"
+
+
+_MARKUP = re.compile(r"([\\`*_<])")  # what Markdown reads as markup inside a line
+_LINK_TEXT = re.compile(r"([\[\]])")
+_LINE_START = re.compile(r"^([#+-])|^(\d+)([.)])")  # a heading or list marker
+
+
+def _inline(text: str, link_text: bool = False) -> str:
+    """Text shown as written, on one line: markup characters are escaped, and so is a
+    heading or list marker at its start. The [n] markers stay as they are (no reference
+    link is defined, so they show as written)."""
+    escaped = _MARKUP.sub(r"\\\1", " ".join(text.split()))
+    if link_text:
+        escaped = _LINK_TEXT.sub(r"\\\1", escaped)
+    return _LINE_START.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\{m[3]}", escaped)
+
+
+def _paragraphs(text: str) -> str:
+    """An answer's text, its paragraphs kept, each escaped as `_inline` does."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "\n\n".join(_inline(p) for p in paragraphs) or "*(no answer)*"

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -38,7 +38,13 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
 from index.embedding import Embedder
 from index.sentences import split_sentences
-from qa.core.answer_stream import AnswerStream
+from qa.core.answer_stream import (
+    AnswerStream,
+    Progress,
+    SourcesFound,
+    StreamEvent,
+    VerifiedText,
+)
 from qa.core.interfaces import LLM, Message, TokenLogprob
 from qa.core.settings import Settings
 from qa.core.text import date_label
@@ -72,6 +78,7 @@ from qa.verify.confidence import (
 from qa.verify.evidence_led import LeadWithEvidence
 from qa.verify.signals import RetrievalScores, draft_signals
 from qa.verify.step import StepContext, VerificationStep
+from qa.verify.streaming import SentenceRelease
 from qa.verify.support import unmentioned_facts
 
 FACT_CHECK_MAX_WORDS = 25
@@ -152,12 +159,13 @@ class AnswerPipeline:
 
     def _stages(
         self, question: str, history: list[tuple[str, str]], filters: ArticleFilter | None
-    ) -> Generator[str, None, Answer]:
+    ) -> Generator[str | StreamEvent, None, Answer]:
         turn = _Turn(
             clean_question(question, self.settings.question.max_question_chars),
             time.perf_counter(),
             asked_filter=filters,
         )
+        yield Progress("searching")
         self._understand(turn, history)
         try:
             turn.filters = self._filters_for(turn)
@@ -171,16 +179,33 @@ class AnswerPipeline:
             draft = self._nothing_to_read(turn)
             yield draft.text
             return self._decide(turn, draft, "evidence")
+        turn.lap("sources", turn.started)  # the first true content a user can read
+        yield SourcesFound([Citation.of(e, e.score) for e in evidence])
+        yield Progress("reading")
         combined = (
             self._answer_claims(turn, evidence) if self.settings.generation.answer_claims else None
         )
+        release = SentenceRelease(self._sentence_check(turn.asked, evidence))
         if combined:
             turn.lap("ttft", turn.started)
             turn.raw = combined
             yield combined
+            release.add(combined)
         else:
-            turn.raw = yield from self._generate(turn, turn.asked, evidence)
+            yield Progress("writing")
+            turn.raw = yield from self._generate(turn, turn.asked, evidence, release)
+        if verified := release.finish():
+            yield verified
+        yield Progress("checking")
         return self._verify(turn, evidence)
+
+    def _sentence_check(
+        self, question: QuestionProfile, evidence: list[Evidence]
+    ) -> Callable[[str], Draft]:
+        """The check a streamed sentence passes before it is shown: the first step of the
+        final verification (qa/verify/streaming.py)."""
+        v = self.settings.verification
+        return lambda reply: verify_reply(reply, question, evidence, self.embedder, v.min_support)
 
     # --- understand ----------------------------------------------------------------------------
     def _understand(self, turn: _Turn, history: list[tuple[str, str]]) -> None:
@@ -342,8 +367,14 @@ class AnswerPipeline:
             )
 
     def _generate(
-        self, turn: _Turn, question: QuestionProfile, evidence: list[Evidence]
-    ) -> Generator[str, None, str]:
+        self,
+        turn: _Turn,
+        question: QuestionProfile,
+        evidence: list[Evidence],
+        release: SentenceRelease,
+    ) -> Generator[str | VerifiedText, None, str]:
+        """The draft's pieces as the model writes them, and its verified text each time a
+        sentence is complete and passes."""
         pieces: list[str] = []
         started = time.perf_counter()
         for piece in self._reply_pieces(question, evidence, turn):
@@ -351,6 +382,9 @@ class AnswerPipeline:
                 turn.lap("ttft", turn.started)
             pieces.append(piece)
             yield piece
+            if verified := release.add(piece):
+                turn.timings.setdefault("first_verified", time.perf_counter() - turn.started)
+                yield verified
         turn.lap("generate", started)
         return "".join(pieces)
 
@@ -474,6 +508,7 @@ class AnswerPipeline:
             confidence=estimate.p_right if estimate else None,
             signals=signals,
             withheld=withheld,
+            filters="" if turn.filters.empty else turn.filters.describe(),
         )
 
     def also_carried(self, citations: list[Citation]) -> list[Citation]:

@@ -22,8 +22,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no phonin
 import gradio as gr  # noqa: E402
 from pydantic import ValidationError, validate_call  # noqa: E402
 
+from index.words import plural  # noqa: E402
 from qa.conversation import add_turn, fit_history, history_budget  # noqa: E402
-from qa.core.answer_stream import AnswerStream  # noqa: E402
+from qa.core.answer_stream import (  # noqa: E402
+    AnswerStream,
+    Progress,
+    SourcesFound,
+    VerifiedText,
+)
 from qa.core.errors import UserError  # noqa: E402
 from qa.core.settings import Settings  # noqa: E402
 from qa.core.types import Answer  # noqa: E402
@@ -49,7 +55,7 @@ def _session(request: gr.Request | None) -> str:
 
 
 def _error_text(exc: Exception) -> str:
-    return f"⚠️ {exc}" if isinstance(exc, UserError) else f"⚠️ Something went wrong: {exc}"
+    return f"**Error:** {exc}" if isinstance(exc, UserError) else f"**Something went wrong:** {exc}"
 
 
 P = ParamSpec("P")
@@ -86,56 +92,69 @@ def build_app(service: ChatService) -> gr.Blocks:
     with gr.Blocks(title="News QA") as app:
         history = gr.State([])  # [(stand-alone question, answer text)] for follow-ups
         answered = gr.State({})  # chat message index -> that answer's JSON (feedback, export)
+        sourced = gr.State({})  # question number -> that answer's sources (the panel keeps all)
         gr.Markdown(
             "## News QA\nAsk about the indexed articles. Every answer cites the passage it "
             "comes from, or says the articles don't answer it."
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Conversation", height=480, elem_id="chat")
-                with gr.Row():
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    height=480,
+                    elem_id="chat",
+                    # Shown in the empty chat, above the fold; a click asks it.
+                    examples=[{"text": q} for q in EXAMPLES],
+                )
+                with gr.Row(elem_id="question-row", equal_height=True):
                     question = gr.Textbox(
-                        placeholder="Ask a question about the articles…",
+                        placeholder="Ask about the articles…",
                         show_label=False,
-                        scale=5,
+                        scale=1,
+                        min_width=140,
                         elem_id="question",
                         max_length=settings.question.max_question_chars,
                     )
-                    send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
-                    brief = gr.Button("Brief me", scale=1, elem_id="brief")
-                    stop = gr.Button("Stop", variant="stop", scale=1, elem_id="stop")
+                    send = gr.Button(
+                        "Send", variant="primary", scale=0, min_width=70, elem_id="send"
+                    )
+                    stop = gr.Button("Stop", variant="stop", scale=0, min_width=70, elem_id="stop")
                 with gr.Row(elem_id="filters"):
                     since = gr.Textbox(label="Since", placeholder="YYYY-MM-DD", scale=1,
-                                       elem_id="since", max_length=10)  # fmt: skip
+                                       min_width=120, elem_id="since", max_length=10)  # fmt: skip
                     until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", scale=1,
-                                       elem_id="until", max_length=10)  # fmt: skip
+                                       min_width=120, elem_id="until", max_length=10)  # fmt: skip
                     outlets = gr.Dropdown(
                         choices=service.outlets(),
                         multiselect=True,
                         label="Outlets (all when none is picked)",
                         scale=2,
+                        min_width=200,
                         elem_id="outlets",
                     )
-                with gr.Row():
-                    clear = gr.Button("New conversation", size="sm")
-                    export_button = gr.Button(
-                        "Export conversation (Markdown)", size="sm", elem_id="export"
-                    )
+                # What can be done with the answers: rate one (the thumbs under it), mark one
+                # of its citations wrong, export them all; then start again or brief.
                 with gr.Row(elem_id="feedback"):
                     wrong_pick = gr.Dropdown(
-                        choices=[], label="Citation", scale=1, elem_id="wrong-pick"
+                        choices=[],
+                        label="Citation of the last answer",
+                        show_label=False,
+                        container=False,
+                        scale=0,
+                        min_width=90,
+                        elem_id="wrong-pick",
                     )
-                    mark_wrong = gr.Button(
-                        "This citation is wrong", size="sm", scale=1, elem_id="mark-wrong"
-                    )
-                    feedback_note = gr.Markdown(elem_id="feedback-note")
-                export_file = gr.File(label="Conversation", visible=True, elem_id="export-file")
-                gr.Examples(EXAMPLES, inputs=question, label="Try")
-            with gr.Column(scale=2):
+                    small = functools.partial(gr.Button, size="sm", scale=0, min_width=100)
+                    mark_wrong = small("This citation is wrong", elem_id="mark-wrong")
+                    export_button = small("Export (Markdown)", elem_id="export")
+                    brief = small("Brief me on the box's topic", elem_id="brief")
+                    clear = small("New conversation")
+                feedback_note = gr.Markdown(elem_id="feedback-note")
+                export_file = gr.File(label="Download the exported conversation", visible=False,
+                                      elem_id="export-file")  # fmt: skip
+            with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
-                sources = gr.HTML(
-                    render.sources_panel(None, service.article_text), elem_id="sources"
-                )
+                sources = gr.HTML(render.sources_panel(empty=True), elem_id="sources")
 
         with gr.Tab("Add articles"):
             with gr.Row():
@@ -195,6 +214,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                 chat: Messages,
                 turns: list,
                 answers: dict[int, dict],
+                panels: dict[int, str],
                 coll: str,
                 k: int,
                 model_name: str,
@@ -210,8 +230,8 @@ def build_app(service: ChatService) -> gr.Blocks:
                                           model_name, filters)  # fmt: skip
 
                 shown = f"Briefing: {text}" if kind == "brief" else text
-                yield from reply(shown, chat, turns, answers, start, since_day, until_day,
-                                 picked, request)  # fmt: skip
+                yield from reply(shown, chat, turns, answers, panels, start, since_day,
+                                 until_day, picked, request)  # fmt: skip
 
             return handle
 
@@ -222,6 +242,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             chat: Messages,
             turns: list,
             answers: dict[int, dict],
+            panels: dict[int, str],
             start: Callable[[ArticleFilter | None], AnswerStream],
             since_day: str,
             until_day: str,
@@ -232,53 +253,75 @@ def build_app(service: ChatService) -> gr.Blocks:
             stop_flag = stop_flags.setdefault(_session(request), threading.Event())
             stop_flag.clear()
             chat = [*chat, {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
-            panel = render.sources_panel(None, service.article_text, turn)
-            done = render.sources_panel(None, service.article_text, turn, True)
+            earlier = [panels[t] for t in sorted(panels, reverse=True)]
+            cleared = (gr.update(value=""), gr.update(value=None, visible=False))
 
-            def emit(panel: str, reply: str) -> tuple[Any, ...]:
+            step = "searching"
+
+            def emit(section: str, reply: str, done: bool = False) -> tuple[Any, ...]:
                 chat[-1] = {"role": "assistant", "content": reply}
-                return chat, panel, turns, "", answers, gr.update()
+                panel = render.sources_panel([section, *earlier], turn, done)
+                return (chat, panel, turns, "", answers, gr.update(), panels, *cleared)
 
-            yield emit(panel, "")
+            def reading(found: SourcesFound | None = None) -> str:
+                return render.answer_sources(None, service.article_text, turn, text, found)
+
+            yield emit(reading(), render.pending_markdown(None, "searching", turn))
             answer: Answer | None = None
-            shown = ""
+            found: SourcesFound | None = None
+            verified: VerifiedText | None = None
             try:
                 stream = start(page_filter(since_day, until_day, picked))
             except Exception as exc:
-                yield emit(done, _error_text(exc))
+                yield emit(reading(), _error_text(exc), done=True)
                 return
             try:
-                for piece in stream:
+                # The draft is never shown: only the passages found, the steps, and the
+                # sentences verified so far.
+                for event in stream.events():
                     if stop_flag.is_set():
                         break
-                    shown += piece
-                    yield emit(panel, shown)
+                    if isinstance(event, Progress):
+                        step = event.step
+                    elif isinstance(event, SourcesFound):
+                        found = event
+                    elif isinstance(event, VerifiedText):
+                        verified = event
+                    else:
+                        continue
+                    yield emit(reading(found), render.pending_markdown(verified, step, turn))
                 if not stop_flag.is_set():
                     answer = stream.answer
             except Exception as exc:  # the page shows every failure as a message, never a trace
-                yield emit(done, _error_text(exc))
+                yield emit(reading(found), _error_text(exc), done=True)
                 return
             finally:
                 stream.close()  # ends the model's generation and frees it
             if answer is None:  # stopped
-                yield emit(done, f"{shown} {STOPPED_NOTE}".strip())
+                shown = render.linked_markers(verified.text, len(verified.citations), turn) \
+                    if verified else ""  # fmt: skip
+                yield emit(reading(found), f"{shown} {STOPPED_NOTE}".strip(), done=True)
                 return
             turns = add_turn(turns, answer)
             # Feedback and the export read the answer behind each message of the chat.
             answers = {**answers, len(chat) - 1: answer.to_json()}
             picks = [f"[{n}]" for n in range(1, len(answer.citations) + 1)]
-            chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer)}
-            final = render.sources_panel(answer, service.article_text, turn)
-            yield chat, final, turns, "", answers, gr.update(choices=picks, value=None)
+            section = render.answer_sources(answer, service.article_text, turn, text)
+            panels = {**panels, turn: section}
+            chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}
+            final = render.sources_panel([section, *earlier], turn, done=True)
+            yield (chat, final, turns, "", answers, gr.update(choices=picks, value=None), panels,
+                   *cleared)  # fmt: skip
 
         def request_stop(request: gr.Request) -> None:
             flag = stop_flags.get(_session(request))
             if flag is not None:
                 flag.set()
 
-        chat_inputs = [question, chatbot, history, answered, collection, top_k, model,
+        chat_inputs = [question, chatbot, history, answered, sourced, collection, top_k, model,
                        since, until, outlets]  # fmt: skip
-        chat_outputs = [chatbot, sources, history, question, answered, wrong_pick]
+        chat_outputs = [chatbot, sources, history, question, answered, wrong_pick, sourced,
+                        feedback_note, export_file]  # fmt: skip
         # Answers share one queue, as wide as the backend decodes at once (llm_parallel
         # slots of the local model; 1: one answer at a time, the others wait their turn).
         at_once = service.concurrent_answers
@@ -288,9 +331,17 @@ def build_app(service: ChatService) -> gr.Blocks:
         brief.click(respond_brief, chat_inputs, chat_outputs, api_visibility="private",
                     concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
         stop.click(request_stop, queue=False, api_visibility="private")
+
+        def pick_example(selected: gr.SelectData) -> str:
+            value = selected.value
+            return str(value.get("text", "")) if isinstance(value, dict) else str(value)
+
+        chatbot.example_select(pick_example, None, question, api_visibility="private").then(
+            respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_id="llm",
+            concurrency_limit=at_once)  # fmt: skip
         clear.click(
-            lambda: ([], [], render.sources_panel(None, service.article_text), {}),
-            outputs=[chatbot, history, sources, answered],
+            lambda: ([], [], render.sources_panel(empty=True), {}, {}),
+            outputs=[chatbot, history, sources, answered, sourced],
         )
 
         # --- feedback and export ---------------------------------------------------------
@@ -304,7 +355,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                 service.feedback(shown, rating, (), coll)
             except Exception as exc:
                 return _error_text(exc)
-            return "Thanks: recorded 👍" if rating == "up" else "Thanks: recorded 👎"
+            return f"Thanks: recorded as {'helpful' if rating == 'up' else 'not helpful'}."
 
         def citation_wrong(pick: str | None, answers: dict[int, dict], coll: str) -> str:
             if not answers or not pick:
@@ -319,8 +370,9 @@ def build_app(service: ChatService) -> gr.Blocks:
         def export(answers: dict[int, dict]) -> Any:
             if not answers:
                 gr.Warning("Nothing to export yet: ask a question first.")
-                return None
-            return service.export_conversation([answers[i] for i in sorted(answers)])
+                return gr.update(value=None, visible=False)
+            path = service.export_conversation([answers[i] for i in sorted(answers)])
+            return gr.update(value=path, visible=True)
 
         chatbot.like(on_like, [answered, collection], feedback_note, api_visibility="private")
         mark_wrong.click(citation_wrong, [wrong_pick, answered, collection], feedback_note,
@@ -456,7 +508,7 @@ def upload_report(report: Any) -> str:
     lines = [
         f"**{len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped** "
-        f"({report.chunks_embedded} passages embedded)"
+        f"({plural(report.chunks_embedded, 'passage')} embedded)"
     ]
     lines += [f"- skipped `{name}`: {reason}" for name, reason in report.skipped]
     lines += [f"- {note}" for note in report.notes]
@@ -489,6 +541,7 @@ def launch(settings: Settings, host: str, port: int, open_browser: bool) -> None
         ssr_mode=False,
         theme=THEME,
         css=render.CSS,
+        head=render.HEAD,
         # Gradio's worker threads (40 by default) must not cap the answers the backend
         # could run at once (QA_LLM_CONCURRENCY may be larger for a remote server).
         max_threads=max(40, service.concurrent_answers + 8),

@@ -17,12 +17,14 @@ what the model's context holds, and a streamed answer whose client leaves stops 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
@@ -34,16 +36,20 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa.conversation import fit_history, history_budget
-from qa.core.answer_stream import AnswerStream
+from qa.core.answer_stream import AnswerStream, ReaderView, SourcesFound
 from qa.core.errors import UserError
 from qa.core.types import Answer, Citation
+from qa.generate.usage import Usage, metered
 from qa.retrieve.filters import ArticleFilter
+from qa.understand.question import clean_question
+from ui.chat_tasks import recognise, retrieval
+from ui.chat_tasks import reply as task_reply
 from ui.render import problem_line
 from ui.service import ChatService
 
 MODEL_PREFIX = "newsqa"
 FOOTNOTES = "\n\nSources:\n"
-STREAM_PIECE_WORDS = 4  # words per streamed delta
+KEEPALIVE_S = 3.0  # the longest a streamed reply stays silent
 
 
 class ContentPart(BaseModel):
@@ -114,6 +120,28 @@ def citation_fields(answer: Answer) -> list[dict[str, Any]]:
     ]
 
 
+def sources(answer: Answer) -> list[dict[str, Any]]:
+    """The citations as Open WebUI reads sources (the data of its "source" events, and a
+    reply's `sources`): one per citation, in order, each with an id of its own, since
+    Open WebUI merges sources that share an id and opens the nth for a [n] in the text."""
+    return sources_of(answer.citations)
+
+
+def sources_of(citations: Sequence[Citation]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for n, c in enumerate(citations, 1):
+        # The id is no URL: Open WebUI would show a URL id in place of the name.
+        key = f"[{n}] {c.source}#{c.start}-{c.end}"
+        meta = ", ".join(x for x in (c.outlet, c.published[:10]) if x)
+        name = (c.title or c.source) + (f" ({meta})" if meta else "")
+        link: dict[str, str] = {"url": c.url} if c.url else {}
+        about = {"source": key, "name": name, "file": c.source, "outlet": c.outlet,
+                 "published": c.published, "start": c.start, "end": c.end}  # fmt: skip
+        out.append({"source": {"id": key, "name": name, **link},
+                    "document": [c.quote], "metadata": [{**about, **link}]})  # fmt: skip
+    return out
+
+
 def question_and_history(
     messages: Sequence[ChatMessage],
 ) -> tuple[str, list[tuple[str, str]]]:
@@ -145,18 +173,41 @@ def request_filter(given: Filters | None) -> ArticleFilter | None:
     return None if chosen.empty else chosen
 
 
-def verified_answer(start: Callable[[], AnswerStream], stop: threading.Event) -> Answer | None:
-    """The verified answer, or None once `stop` is set. As with the page's Stop button, the
-    flag is read between the model's pieces and the stream is closed: generation ends, the
-    calls after it are not made, and the model's slot is free for the next question."""
-    stream = start()
-    try:
-        for _ in stream:
-            if stop.is_set():
-                return None
-        return stream.answer
-    finally:
-        stream.close()
+@dataclass
+class Finished:
+    answer: Answer
+    usage: Usage
+
+
+def read_answer(
+    start: Callable[[], AnswerStream], stop: threading.Event, put: Callable[[Any], None]
+) -> None:
+    """Runs in a worker thread: hands `put` what a reader is shown of the answer (the
+    passages, verified text; qa/core/answer_stream.py `ReaderView`), then `Finished`, or
+    the UserError that ended it. As with the page's Stop button, `stop` is read at every
+    piece of the model and the stream is closed: generation ends, the calls after it are
+    not made, and the model's slot is free for the next question."""
+    with metered() as usage:
+        try:
+            stream = start()
+        except UserError as exc:
+            put(exc)
+            return
+        view = ReaderView()
+        try:
+            for event in stream.events():
+                if stop.is_set():
+                    return
+                if (item := view.see(event)) is not None:
+                    put(item)
+            answer = stream.answer
+            if rest := view.end(answer):
+                put(rest)
+            put(Finished(answer, usage))
+        except UserError as exc:
+            put(exc)
+        finally:
+            stream.close()
 
 
 class Gate:
@@ -268,9 +319,20 @@ def create_app(service: ChatService, api_key: str = "") -> FastAPI:
     def chat_completions(body: ChatRequest) -> Any:
         model = body.model or MODEL_PREFIX
         collection = collection_of(model)
-        question, history = question_and_history(body.messages)
         filters = request_filter(body.filters)
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        # A client's background task (a chat title, tags, follow-ups ...) is answered here,
+        # at once: it neither runs the answering pipeline nor waits for the model's slot.
+        task = recognise([(m.role, _content(m.content)) for m in body.messages])
+        if task is not None:
+            text = task_reply(task, retrieval(service, collection, filters))
+            if body.stream:
+                return StreamingResponse(_task_chunks(text, reply_id, created, model),
+                                         media_type="text/event-stream")  # fmt: skip
+            return _completion(text, reply_id, created, model)
+        question, history = question_and_history(body.messages)
+        # What the answer would refuse is refused now, not after the wait for the slot.
+        question = clean_question(question, service.settings.question.max_question_chars)
 
         def start() -> AnswerStream:
             # A client sends the whole conversation: only what the context holds is read.
@@ -280,25 +342,38 @@ def create_app(service: ChatService, api_key: str = "") -> FastAPI:
         if body.stream:
             chunks = _chunks(start, reply_id, created, model)
             return StreamingResponse(chunks, media_type="text/event-stream")
-        verified = start().answer
-        return {
-            "id": reply_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": reply_text(verified)},
-                }
-            ],  # fmt: skip
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "citations": citation_fields(verified),
-            "newsqa": _details(verified),
-        }
+        with metered() as usage:
+            verified = start().answer
+        return _completion(reply_text(verified), reply_id, created, model,
+                           citations=citation_fields(verified), sources=sources(verified),
+                           newsqa=_details(verified), usage=usage.as_openai())  # fmt: skip
 
     return app
+
+
+def _completion(text: str, reply_id: str, created: int, model: str, **extra: Any) -> dict[str, Any]:
+    """A whole (not streamed) reply; `extra` fields go beside `choices`."""
+    return {
+        "id": reply_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+        ],  # fmt: skip
+        "usage": Usage().as_openai(),  # a task's answer calls no model
+        **extra,
+    }
+
+
+async def _task_chunks(text: str, reply_id: str, created: int, model: str) -> AsyncIterator[str]:
+    """A task's answer for a client that asked for a stream: in one piece."""
+    for delta, finish in (({"role": "assistant", "content": text}, None), ({}, "stop")):
+        chunk = {"id": reply_id, "object": "chat.completion.chunk", "created": created,
+                 "model": model, "choices": [{"index": 0, "delta": delta,
+                                              "finish_reason": finish}]}  # fmt: skip
+        yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"
 
 
 def _details(answer: Answer) -> dict[str, Any]:
@@ -309,8 +384,12 @@ def _details(answer: Answer) -> dict[str, Any]:
 async def _chunks(
     start: Callable[[], AnswerStream], reply_id: str, created: int, model: str
 ) -> AsyncIterator[str]:
-    """The role first (the client shows the reply has begun), then the verified answer in
-    pieces, then the citations with the last chunk. A failure is said in the reply."""
+    """The role first (the client shows the reply has begun), then the passages being read
+    (`newsqa.reading`, long before the model's first token), then the answer's sentences as
+    each is verified, then the footnotes, and the citations, Open WebUI's sources and the
+    token counts with the last chunk. While nothing new is ready a keep-alive comment goes
+    out every KEEPALIVE_S, so a client and the proxies between see the reply is alive. A
+    failure is said in the reply."""
 
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         chunk = {"id": reply_id, "object": "chat.completion.chunk", "created": created,
@@ -319,26 +398,48 @@ async def _chunks(
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
     yield event({"role": "assistant", "content": ""})
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Queue[Any] = asyncio.Queue()
     stop = threading.Event()
+
+    def put(item: Any) -> None:
+        loop.call_soon_threadsafe(ready.put_nowait, item)
+
+    worker = asyncio.ensure_future(
+        to_thread.run_sync(read_answer, start, stop, put, abandon_on_cancel=True)
+    )
+    last: dict[str, Any] = {}  # what the chunk that ends the reply carries
     try:
-        answer = await to_thread.run_sync(verified_answer, start, stop, abandon_on_cancel=True)
-    except UserError as exc:
-        yield event({"content": f"⚠️ {exc}"})
-        yield event({}, "stop")
+        while True:
+            try:
+                item = await asyncio.wait_for(ready.get(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"  # an SSE comment: clients show nothing
+                continue
+            if isinstance(item, SourcesFound):
+                yield event({}, newsqa={"reading": sources_of(item.citations)})
+            elif isinstance(item, str):
+                yield event({"content": item})
+            elif isinstance(item, UserError):
+                yield event({"content": f"Error: {item}"})
+                break
+            elif isinstance(item, Finished):
+                answer = item.answer
+                if notes := reply_text(answer)[len(answer.text) :]:
+                    yield event({"content": notes})
+                # Open WebUI shows a source for each "source" event, one per chunk.
+                for source in sources(answer):
+                    yield event({}, event={"type": "source", "data": source})
+                last = {"citations": citation_fields(answer), "sources": sources(answer),
+                        "newsqa": _details(answer), "usage": item.usage.as_openai()}  # fmt: skip
+                break
+        yield event({}, "stop", **last)
         yield "data: [DONE]\n\n"
-        return
     finally:
-        # Reached at once when the client leaves: the server cancels this reply and lets
-        # the thread go, and the answer stops at the model's next piece.
+        # Reached at once when the client leaves: the server cancels this reply and the
+        # answer stops at the model's next piece.
         stop.set()
-    if answer is None:
-        return
-    words = reply_text(answer).split(" ")
-    for i in range(0, len(words), STREAM_PIECE_WORDS):
-        piece = " ".join(words[i : i + STREAM_PIECE_WORDS])
-        yield event({"content": piece if i == 0 else " " + piece})
-    yield event({}, "stop", citations=citation_fields(answer), newsqa=_details(answer))
-    yield "data: [DONE]\n\n"
+        worker.cancel()
 
 
 def _error(status: int, message: str, code: str = "") -> JSONResponse:

@@ -19,7 +19,7 @@ from index.indexer import IndexReport
 from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_article
 from index.store import FileRecord, list_collections, open_client
 from qa.assistant import Assistant
-from qa.core.answer_stream import AnswerStream
+from qa.core.answer_stream import AnswerStream, StreamEvent
 from qa.core.errors import UserError
 from qa.core.settings import Settings
 from qa.core.settings import check_collection_name as settings_collection_name
@@ -33,11 +33,15 @@ UPLOAD_TYPES = SUPPORTED_SUFFIXES
 
 
 def web_report(feeds: list[str], problems: list[tuple[str, str]], report: IndexReport) -> str:
-    """What adding or refreshing did, as Markdown: feeds, indexing, then each failure."""
-    lines = [f"- {line}" for line in feeds]
-    lines.append(f"**{report.summary()}**")
-    lines += [f"- skipped `{name}`: {reason}" for name, reason in [*problems, *report.skipped]]
-    return "\n".join(lines)
+    """What adding or refreshing did, as Markdown: feeds, indexing, then each failure. The
+    parts are paragraphs apart: a line right after a list item would run on in its text."""
+    skipped = [*problems, *report.skipped]
+    parts = [
+        "\n".join(f"- {line}" for line in feeds),
+        f"**Articles: {report.summary()}**",
+        "\n".join(f"- skipped `{name}`: {reason}" for name, reason in skipped),
+    ]
+    return "\n\n".join(part for part in parts if part)
 
 
 def safe_file_name(name: str) -> str:
@@ -142,11 +146,11 @@ class ChatService:
         assistant = self.assistant(collection, None, model)
         return AnswerStream(self._gated(lambda: assistant.stream_brief(topic, filters)))
 
-    def _gated(self, start: Callable[[], AnswerStream]) -> Generator[str, None, Answer]:
+    def _gated(
+        self, start: Callable[[], AnswerStream]
+    ) -> Generator[str | StreamEvent, None, Answer]:
         with self._generate:
-            stream = start()
-            yield from stream
-            return stream.answer
+            return (yield from start().events())
 
     # --- collections and uploads -----------------------------------------------------------
     def collections(self) -> list[str]:
@@ -162,17 +166,24 @@ class ChatService:
         """Follow a feed, or index one page: a feed is told from a page by what the server
         sends. Markdown saying what was added and what failed, one line each."""
         from index.feeds import read_feed
-        from index.web import FEED_TYPES, FetchPolicy, fetch
+        from index.web import FEED_TYPES, HTML_TYPES, FetchPolicy, fetch, save_page
 
         assistant = self.assistant(collection)
         with self._index_lock:
+            # One request: what tells a feed from a page is what is then read or indexed.
             got = fetch(address, accept=(), policy=FetchPolicy.of(self.settings.fetch))
             entries, _, problem = read_feed(got)
             if got.content_type.startswith(FEED_TYPES) or (entries and not problem):
-                feed, report = assistant.add_feed(address)
+                feed, report = assistant.add_feed(address, fetched=got)
                 return web_report([feed.summary()], feed.problems, report)
-            report = assistant.index([address])
-        return web_report([], [], report)
+            if got.content_type and not got.content_type.startswith(HTML_TYPES):
+                sent = f"not a feed or a web page (the server sent {got.content_type})"
+                return web_report([], [(address, sent)], IndexReport())
+            report = assistant.index([save_page(assistant.feed_list().pages, got)])
+        page = f"`{address}` is a web page, not a feed"
+        if report.added or report.updated or report.unchanged:
+            page += ": indexed as a single page"
+        return web_report([page], [], report)
 
     def refresh_feeds(self, collection: str | None = None) -> str:
         assistant = self.assistant(collection)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,11 +16,16 @@ from pydantic import ValidationError
 
 from index.indexer import IndexReport
 from index.web import is_url
+from index.words import plural
 from qa.assistant import Assistant, Conversation, clean_question
-from qa.cli.terminal import AnswerPrinter, keys_held, read_question
+from qa.cli.terminal import AnswerPrinter, Progress, keys_held, read_question
 from qa.core.errors import UserError
+from qa.core.interfaces import LLM
 from qa.core.settings import Settings, setting_problems
 from qa.core.types import Answer
+from qa.generate.deferred import DeferredLLM
+from qa.generate.llm import make_llm
+from qa.runtime.model_files import resolve_model_path
 
 
 def _cmd_index(assistant: Assistant, args: argparse.Namespace) -> int:
@@ -71,7 +77,8 @@ def _list_feeds(assistant: Assistant) -> int:
         title = f" ({feed.title})" if feed.title else ""
         checked = feed.checked or "never"
         waiting = f", {len(feed.pending)} pending" if feed.pending else ""
-        print(f"{feed.url}{title}: {len(feed.items)} items{waiting}, last refreshed {checked}")
+        items = plural(len(feed.items), "item")
+        print(f"{feed.url}{title}: {items}{waiting}, last refreshed {checked}")
         for link, item in feed.pending.items():
             if item.tries:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
@@ -90,7 +97,8 @@ def _cmd_feedback(assistant: Assistant, args: argparse.Namespace) -> int:
     lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if args.out:
         args.out.write_text(lines, encoding="utf-8")
-        print(f"{len(rows)} feedback rows written to {args.out} (each marked needs_review)")
+        rows_written = plural(len(rows), "feedback row")
+        print(f"{rows_written} written to {args.out} (each marked needs_review)")
     else:
         sys.stdout.write(lines)
     if not rows:
@@ -98,11 +106,56 @@ def _cmd_feedback(assistant: Assistant, args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(args: argparse.Namespace) -> Progress:
+    """Progress on stderr, except with -q or --json (whose reader wants stdout clean)."""
+    return Progress(shown=not (args.quiet or getattr(args, "json", False)))
+
+
+def _index_first_run(assistant: Assistant, progress: Progress) -> None:
+    """Index the default corpus when the collection is empty, saying so: it takes a while."""
+    s = assistant.settings.store
+    if assistant.store.count() == 0:
+        progress.say(f"first run: indexing {s.default_corpus} into collection {s.collection!r}…")
+    report = assistant.ensure_indexed(progress=progress.shown)
+    if report is not None:
+        progress.say(report.summary())
+
+
+class ModelOnFirstUse(DeferredLLM):
+    """The local model (llama_cpp), started when an answer first needs it, with a line on
+    stderr before and after: the first start joins the model file from its packaged parts
+    (a bar), and every start loads it, seconds to minutes of silence otherwise. A question
+    that abstains before generation still starts nothing."""
+
+    def __init__(self, settings: Settings, progress: Progress) -> None:
+        self.name = settings.generation.llm_model
+        self._settings = settings
+        self._progress = progress
+        self._llm: LLM | None = None
+        self._lock = threading.Lock()  # one start, however many threads ask at once
+
+    def started(self) -> LLM:
+        with self._lock:
+            if self._llm is None:
+                s, progress = self._settings, self._progress
+                with progress.step(f"starting the model {self.name}", "model ready"):
+                    resolve_model_path(self.name, s.store.home, progress=progress.shown)
+                    self._llm = make_llm(s)
+            return self._llm
+
+    def target(self) -> LLM:
+        return self.started()
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+
+
 def _cmd_ask(assistant: Assistant, args: argparse.Namespace) -> int:
     clean_question(
         args.question, assistant.settings.question.max_question_chars
     )  # fail before indexing
-    assistant.ensure_indexed(progress=not args.json)
+    _index_first_run(assistant, _progress(args))
     if args.json:
         print(json.dumps(assistant.ask(args.question).to_json(), ensure_ascii=False))
         return 0
@@ -115,14 +168,8 @@ def _cmd_brief(assistant: Assistant, args: argparse.Namespace) -> int:
 
     clean_question(args.topic, assistant.settings.question.max_question_chars)
     r = assistant.settings.retrieval
-    # `qa brief "X" --since D` and `qa --since D brief "X"` say the same.
-    filters = ArticleFilter.of(
-        args.brief_since or r.since,
-        args.brief_until or r.until,
-        args.brief_outlets or r.outlets,
-        r.authors,
-    )
-    assistant.ensure_indexed(progress=not args.json)
+    filters = ArticleFilter.of(r.since, r.until, r.outlets, r.authors)
+    _index_first_run(assistant, _progress(args))
     if args.json:
         print(json.dumps(assistant.brief(args.topic, filters).to_json(), ensure_ascii=False))
         return 0
@@ -133,12 +180,15 @@ def _cmd_brief(assistant: Assistant, args: argparse.Namespace) -> int:
 CHAT_HELP = (
     "Ask about the indexed articles. After an answer: /up or /down [note] rates it, "
     "/wrong N marks citation [N] wrong, /export FILE.md saves the conversation. "
-    "Empty line or Ctrl-D to quit."
+    "/quit or Ctrl-D to quit."
 )
+QUIT = ("/quit", "/exit")
 
 
 def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
-    assistant.ensure_indexed(progress=True)
+    _index_first_run(assistant, _progress(args))
+    if isinstance(assistant.llm, ModelOnFirstUse):
+        assistant.llm.started()  # now, not after the first "bot> " a question prints
     chat = Conversation(assistant)
     printer = AnswerPrinter(always_stream=True)  # a chat streams even into a pipe
     print(CHAT_HELP)
@@ -151,8 +201,10 @@ def _cmd_chat(assistant: Assistant, args: argparse.Namespace) -> int:
             print()
             return 0
         typed_ahead.clear()
-        if not question.strip():
+        if question.strip() in QUIT:
             return 0
+        if not question.strip():
+            continue  # an Enter pressed twice, or a blank pasted line, ends nothing
         try:
             if question.strip().startswith("/"):
                 print(chat_command(assistant, question.strip(), answers))
@@ -173,9 +225,11 @@ def chat_command(assistant: Assistant, line: str, answers: list[Answer]) -> str:
         if not rest.strip():
             raise UserError("/export needs a file name, e.g. /export chat.md")
         Path(rest.strip()).write_text(conversation_markdown(answers), encoding="utf-8")
-        return f"{len(answers)} answers written to {rest.strip()}"
+        return f"{plural(len(answers), 'answer')} written to {rest.strip()}"
     if command not in ("/up", "/down", "/wrong"):
-        raise UserError(f"unknown command {command}; use /up, /down, /wrong N or /export FILE")
+        raise UserError(
+            f"unknown command {command}; use /up, /down, /wrong N, /export FILE or /quit"
+        )
     if not answers:
         raise UserError("ask a question first: feedback is about the last answer")
     if command == "/wrong":
@@ -271,7 +325,7 @@ def _cmd_eval(assistant: Assistant, args: argparse.Namespace) -> int:
     print(
         f"accuracy {_pct(m.get('accuracy'))}, abstention on unanswerable "
         f"{_pct(m.get('abstention_rate'))}, citation precision {_pct(m.get('citation_precision'))}"
-        f" over {summary['questions']} questions; report: {out / 'report.md'}"
+        f" over {plural(summary['questions'], 'question')}; report: {out / 'report.md'}"
     )
     return 0
 
@@ -280,15 +334,18 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="qa", description="Ask questions about news articles; answers cite their sources."
-    )
+def _global_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    """The options of every command, given before it (`qa --since D ask "..."`). ask, chat
+    and brief take them after it too (`qa ask --since D "..."`): there they default to
+    SUPPRESS, so a value given before the command is not reset, and the repeatable ones
+    (-v, --outlet, --author) go to `more_*`, added to those before by `_merge_after`."""
+    more = "more_" if after_command else ""
     parser.add_argument(
         "-v",
         "--verbose",
         action="count",
-        default=0,
+        dest=f"{more}verbose",
+        default=argparse.SUPPRESS if after_command else 0,
         help="log retries, rewrites, abstentions and timings (-vv: debug)",
     )
     parser.add_argument("--collection", help="Chroma collection (QA_COLLECTION)")
@@ -307,17 +364,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--outlet",
         action="append",
-        dest="outlets",
+        dest=f"{more}outlets",
         metavar="NAME",
         help="answer only from this outlet; repeat for several (QA_OUTLETS)",
     )
     parser.add_argument(
         "--author",
         action="append",
-        dest="authors",
+        dest=f"{more}authors",
         metavar="NAME",
         help="answer only from this author's articles; repeat for several (QA_AUTHORS)",
     )
+
+
+def _merge_after(args: argparse.Namespace) -> None:
+    """Repeatable options given both before and after the command add up."""
+    given = vars(args)
+    args.verbose += given.pop("more_verbose", 0)
+    for key in ("outlets", "authors"):
+        more = given.pop(f"more_{key}", None)
+        if more:
+            given[key] = [*(given[key] or []), *more]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Ask questions about news articles; answers cite their sources."
+    )
+    _global_options(parser)
+    # Given after ask, chat or brief, an option not given keeps the value before the command.
+    after = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _global_options(after, after_command=True)
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p_index = sub.add_parser(
@@ -339,20 +418,19 @@ def build_parser() -> argparse.ArgumentParser:
             p_action.add_argument("urls", nargs=urls, metavar="URL")
         p_action.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    p_ask = sub.add_parser("ask", help="answer one question")
+    p_ask = sub.add_parser("ask", help="answer one question", parents=[after, quiet])
     p_ask.add_argument("question")
     p_ask.add_argument("--json", action="store_true", help="print one JSON object")
 
     p_brief = sub.add_parser(
-        "brief", help="a short cited briefing on a topic over many articles (filters apply)"
+        "brief",
+        help="a short cited briefing on a topic over many articles (filters apply)",
+        parents=[after, quiet],
     )
     p_brief.add_argument("topic", help='e.g. "the Kim-Putin summit"')
     p_brief.add_argument("--json", action="store_true", help="print one JSON object")
-    p_brief.add_argument("--since", dest="brief_since", metavar="YYYY-MM-DD")
-    p_brief.add_argument("--until", dest="brief_until", metavar="YYYY-MM-DD")
-    p_brief.add_argument("--outlet", dest="brief_outlets", action="append", metavar="NAME")
 
-    sub.add_parser("chat", help="a conversation in the terminal")
+    sub.add_parser("chat", help="a conversation in the terminal", parents=[after, quiet])
 
     p_feedback = sub.add_parser("feedback", help="export the recorded feedback as gold rows")
     feedback_actions = p_feedback.add_subparsers(dest="action", required=True)
@@ -481,9 +559,14 @@ def configure_logging(verbosity: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _merge_after(args)
     configure_logging(args.verbose)
     try:
-        assistant = Assistant(settings_from_args(args))
+        settings = settings_from_args(args)
+        answers = args.command in ("ask", "brief", "chat")
+        local_model = settings.generation.llm_backend == "llama_cpp"
+        model = ModelOnFirstUse(settings, _progress(args)) if answers and local_model else None
+        assistant = Assistant(settings, llm=model)
         handlers = {
             "index": _cmd_index,
             "feed": _cmd_feed,

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from index.words import plural
 from qa.core.settings import Settings
 from qa.runtime.cpu import RUNTIME_BASELINE, read_cpu
 
@@ -139,7 +140,8 @@ def check_store(settings: Settings) -> Check:
     except Exception as exc:  # a damaged store raises whatever Chroma's internals raise
         fix = "move the store folder aside and index again (README: Troubleshooting)"
         return Check("store", "fail", f"{where} cannot be read: {type(exc).__name__}: {exc}", fix)
-    listing = ", ".join(f"{n}: {c} chunks" for n, c in counts.items()) or "no collections yet"
+    listing = ", ".join(f"{n}: {plural(c, 'chunk')}" for n, c in counts.items())
+    listing = listing or "no collections yet"
     return Check("store", "ok", f"{where}: {listing}")
 
 

@@ -1,13 +1,19 @@
 """Showing an answer once in a terminal.
 
-The reply streams as the model writes it; when it is verified, the streamed lines are
-erased and the verified answer with its citations takes their place. Where the cursor cannot
-move back (TERM=dumb, or `qa chat` into a pipe) the streamed text stays and the citations
-follow it, with a line for what verification changed (an abstention, dropped sentences).
-`qa ask` into a pipe or a file writes only the verified answer.
+The model's draft is never printed. At once, a line names the passages the model reads (known
+long before its first token); then the reply appears sentence by sentence, each only once the
+source it cites supports it (qa/verify/streaming.py); when the answer is final, those lines
+are erased and the final answer with its citations takes their place. Where the cursor cannot
+move back (TERM=dumb, or `qa chat` into a pipe) the verified text stays and the citations
+follow it, with the final answer said as a revision when it does not continue what was shown
+(qa/core/answer_stream.py `verified_pieces`). `qa ask` into a pipe or a file writes only the
+final answer.
 
 While an answer is written, keys typed for the next question are neither echoed into the
 answer nor lost: they come back as the start of the next prompt's line.
+
+A cold start (indexing the seeds, joining and starting the model) says what it is doing on
+stderr (`Progress`), so stdout holds only the answer.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ import os
 import select
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from typing import TextIO
 
-from qa.core.answer_stream import AnswerStream
+from index.words import plural
+from qa.core.answer_stream import AnswerStream, SourcesFound, VerifiedText, verified_pieces
 from qa.core.types import Answer
 
 
@@ -32,6 +40,17 @@ def citation_lines(answer: Answer) -> list[str]:
         lines.append(f"  [{n}] {c.source} ({meta}) chars {c.start}-{c.end}")
         lines.append(f'      "{c.quote}"')
     return lines
+
+
+def passages_line(found: SourcesFound, most: int = 3) -> str:
+    """ "4 passages: Title A (KBS, 2019-04-25); Title B ...": what the model is reading."""
+    names: list[str] = []
+    for c in found.citations:
+        name = f"{c.title or c.source} ({', '.join(x for x in (c.outlet, c.published[:10]) if x)})"
+        if name not in names:
+            names.append(name)
+    more = f"; {len(names) - most} more" if len(names) > most else ""
+    return f"{plural(len(found.citations), 'passage')}: " + "; ".join(names[:most]) + more
 
 
 def answer_lines(answer: Answer) -> list[str]:
@@ -52,39 +71,67 @@ class AnswerPrinter:
         self.redraws = terminal and os.environ.get("TERM", "") not in ("", "dumb")
 
     def show(self, stream: AnswerStream, prefix: str = "") -> Answer:
-        """Stream the reply after `prefix`, then show the verified answer once."""
-        shown = prefix
+        """The passages, then the verified reply after `prefix`, then the final answer once."""
+        if self.redraws:
+            return self._redrawn(stream, prefix)
         if self.streams:
             self.out.write(prefix)
-            self.out.flush()
-            for piece in stream:
+            for piece in verified_pieces(stream):
                 self.out.write(piece)
                 self.out.flush()
-                shown += piece
-        answer = stream.answer
-        if self.redraws:
-            self._erase(shown)
-            self.out.write(prefix + "\n".join(answer_lines(answer)) + "\n")
-        elif self.streams:
-            self.out.write("\n" + "".join(f"{line}\n" for line in self._after_stream(answer)))
+            answer = stream.answer
+            self.out.write("\n" + "".join(f"{line}\n" for line in citation_lines(answer)))
         else:
+            answer = stream.answer
             self.out.write("\n".join(answer_lines(answer)) + "\n")
         self.out.flush()
         return answer
 
-    @staticmethod
-    def _after_stream(answer: Answer) -> list[str]:
-        """What the reader of the streamed text still needs: what verification changed,
-        then the citations."""
-        if answer.abstained and answer.raw_text:
-            return [f"(not supported by the articles) {answer.text}"]
-        dropped = [f"(dropped, no source supports it: {s})" for s in answer.unsupported]
-        return [*dropped, *citation_lines(answer)]
+    def _redrawn(self, stream: AnswerStream, prefix: str) -> Answer:
+        shown = prefix
+        self.out.write(prefix)
+        self.out.flush()
+        verified = ""
+        for event in stream.events():
+            text = ""
+            if isinstance(event, SourcesFound) and event.citations:
+                text = f"(reading {passages_line(event)})\n"
+            elif isinstance(event, VerifiedText) and event.text.startswith(verified):
+                text, verified = event.text[len(verified) :], event.text
+            if text:
+                self.out.write(text)
+                self.out.flush()
+                shown += text
+        answer = stream.answer
+        self._erase(shown)
+        self.out.write(prefix + "\n".join(answer_lines(answer)) + "\n")
+        self.out.flush()
+        return answer
 
     def _erase(self, shown: str) -> None:
         rows = rows_used(shown, shutil.get_terminal_size().columns)
         up = f"\x1b[{rows - 1}A" if rows > 1 else ""
         self.out.write(f"\r{up}\x1b[J")
+
+
+class Progress:
+    """Lines on stderr saying what a slow step is doing, or nothing when not `shown` (-q,
+    --json): stdout stays the answer's, for a pipe or a JSON reader."""
+
+    def __init__(self, shown: bool = True) -> None:
+        self.shown = shown
+
+    def say(self, line: str) -> None:
+        if self.shown:
+            print(line, file=sys.stderr, flush=True)  # the stream of now (tests replace it)
+
+    @contextlib.contextmanager
+    def step(self, doing: str, done: str) -> Iterator[None]:
+        """`doing…` before the block, `done (N s)` after it."""
+        self.say(f"{doing}…")
+        start = time.monotonic()
+        yield
+        self.say(f"{done} ({time.monotonic() - start:.1f} s)")
 
 
 def _isatty(stream: TextIO) -> bool:

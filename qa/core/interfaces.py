@@ -8,7 +8,8 @@ embedder are the ground floor's (index/store.py, index/embedding.py).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +23,48 @@ Message = dict[str, str]
 class LLMCapabilities:
     grammar: bool = False  # honours a GBNF grammar (llama.cpp's server)
     logprobs: bool = False  # returns per-token log-probabilities
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling options one call adds to the settings' temperature. The defaults are
+    neutral, and a backend sends only what differs from them."""
+
+    # A penalty on tokens the reply already used (OpenAI's meaning: the logit minus this
+    # times the count; llama.cpp's server counts over its last 64 tokens): a small model
+    # writing a long reply otherwise repeats one sentence until its token limit.
+    frequency_penalty: float = 0.0
+
+
+PLAIN_SAMPLING = Sampling()  # a call as the settings make it
+_SAMPLING: ContextVar[Sampling] = ContextVar("qa_sampling", default=PLAIN_SAMPLING)
+
+
+def current_sampling() -> Sampling:
+    """The options of the call being made; a backend reads them as it builds a request."""
+    return _SAMPLING.get()
+
+
+def sampled(pieces: Iterator[str], options: Sampling) -> Generator[str, None, None]:
+    """A `stream_chat` stream, run with `options` in force (and only while it runs).
+
+    The options travel beside the call, not in `stream_chat`'s arguments, so every wrapper
+    of an LLM (the assistant's deferred model, the CLI's model on first use) passes them on
+    unchanged, and a backend that has no such option ignores them. Closing this stream
+    closes `pieces` (the request ends)."""
+    try:
+        while True:
+            token = _SAMPLING.set(options)
+            try:
+                piece = next(pieces)
+            except StopIteration:
+                return
+            finally:
+                _SAMPLING.reset(token)
+            yield piece
+    finally:
+        if isinstance(pieces, Generator):
+            pieces.close()
 
 
 @dataclass(frozen=True)
@@ -114,7 +157,11 @@ __all__ = [
     "Embedder",
     "LLMCapabilities",
     "Message",
+    "PLAIN_SAMPLING",
+    "Sampling",
     "Store",
     "StreamingBackend",
     "TokenLogprob",
+    "current_sampling",
+    "sampled",
 ]

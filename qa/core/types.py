@@ -120,6 +120,8 @@ class Answer:
     signals: dict[str, float] = field(default_factory=dict)  # what confidence was read from
     withheld: str = ""  # the draft answer the confidence decision held back
     held: dict[str, Any] = field(default_factory=dict)  # a draft a rule step held back
+    filters: str = ""  # the filter in force, as a person reads it ("since 2019-04-24, ...")
+    kind: str = "answer"  # or "briefing"
 
     def to_json(self) -> dict[str, Any]:
         """The `qa ask --json` shape."""
@@ -143,6 +145,8 @@ class Answer:
             "decision": self.decision,
             "settings_hash": self.settings_hash,
             "model": self.model,
+            "filters": self.filters,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -161,4 +165,6 @@ class Answer:
             settings_hash=str(data.get("settings_hash") or ""),
             model=str(data.get("model") or ""),
             decision=str(data.get("decision") or ""),
+            filters=str(data.get("filters") or ""),
+            kind=str(data.get("kind") or "answer"),
         )

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from qa.core.errors import UserError
 
 
@@ -102,8 +104,9 @@ def _verified(target: Path, model: PackagedModel) -> bool:
     return False
 
 
-def assemble(model: PackagedModel, models_dir: Path) -> Path:
-    """Join the parts into one GGUF file (atomically) and verify it."""
+def assemble(model: PackagedModel, models_dir: Path, progress: bool = False) -> Path:
+    """Join the parts into one GGUF file (atomically) and verify it; `progress`: a bar on
+    stderr (half a gigabyte or more is copied and hashed: the first start's long wait)."""
     try:
         parts = [_locate_part(p) for p in model.parts]
     except ModelFileError as exc:
@@ -112,13 +115,16 @@ def assemble(model: PackagedModel, models_dir: Path) -> Path:
     target = models_dir / f"{model.name}.gguf"
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     digest = hashlib.sha256()
+    bar = tqdm(total=model.size, desc=f"joining the model file {target.name}", unit="B",
+               unit_scale=True, disable=not progress, leave=False)  # fmt: skip
     try:
-        with tmp.open("wb") as out:
+        with tmp.open("wb") as out, bar:
             for part in parts:
                 with part.open("rb") as fh:
                     while block := fh.read(1 << 22):
                         digest.update(block)
                         out.write(block)
+                        bar.update(len(block))
         if digest.hexdigest() != model.sha256:
             raise ModelFileError(
                 f"the parts of {model.name} join to sha256 {digest.hexdigest()[:16]}…, expected "
@@ -131,14 +137,15 @@ def assemble(model: PackagedModel, models_dir: Path) -> Path:
     return target
 
 
-def resolve_model_path(name_or_path: str, home: Path) -> Path:
-    """A ready-to-load GGUF path for a packaged model name or an existing .gguf file."""
+def resolve_model_path(name_or_path: str, home: Path, progress: bool = False) -> Path:
+    """A ready-to-load GGUF path for a packaged model name or an existing .gguf file;
+    `progress`: a bar on stderr while a packaged model's parts are joined (first use)."""
     if name_or_path in PACKAGED_MODELS:
         model = PACKAGED_MODELS[name_or_path]
         target = home / "models" / f"{model.name}.gguf"
         if _verified(target, model):
             return target
-        return assemble(model, home / "models")
+        return assemble(model, home / "models", progress)
     path = Path(name_or_path).expanduser()
     if path.suffix == ".gguf" and path.is_file():
         return path

@@ -95,3 +95,43 @@ def test_every_input_is_checked_before_any_work(served: str) -> None:
     )
     content = reply.choices[0].message.content
     assert content and "exceeds" not in content
+
+
+def test_a_streamed_reply_shows_verified_text_early_and_keeps_alive(served: str) -> None:
+    """Issue 34: through the openai SDK the first verified text arrives before 70% of the
+    reply's time; on the wire, the passages come first and keep-alive comments fill the
+    wait; `usage` holds the model's real token counts."""
+    import json
+    import time
+
+    client = openai.OpenAI(base_url=served, api_key="it-key", max_retries=0, timeout=300)
+    started = time.perf_counter()
+    first_text = None
+    chunks = []
+    for chunk in client.chat.completions.create(
+        model="newsqa", messages=[{"role": "user", "content": QUESTION}], stream=True
+    ):
+        chunks.append(chunk)
+        if first_text is None and chunk.choices and chunk.choices[0].delta.content:
+            first_text = time.perf_counter() - started
+    total = time.perf_counter() - started
+    assert first_text is not None and first_text < 0.7 * total, (first_text, total)
+    assert "Ri Yong-ho" in "".join(c.choices[0].delta.content or "" for c in chunks)
+    usage = chunks[-1].usage  # every model call of the answer, as the server counted
+    assert usage is not None and usage.prompt_tokens > 100 and usage.completion_tokens > 5
+
+    kinds = []
+    body = {"model": "newsqa", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    with httpx.stream("POST", f"{served}/chat/completions", json=body, timeout=300,
+                      headers={"Authorization": "Bearer it-key"}) as reply:  # fmt: skip
+        for line in reply.iter_lines():
+            if line.startswith(":"):
+                kinds.append("keep-alive")
+            elif line.startswith("data: {"):
+                chunk = json.loads(line.removeprefix("data: "))
+                if "reading" in (chunk.get("newsqa") or {}):
+                    kinds.append("reading")
+                elif chunk["choices"][0]["delta"].get("content"):
+                    kinds.append("content")
+    assert kinds.index("reading") < kinds.index("content")
+    assert "keep-alive" in kinds[: kinds.index("content")]

@@ -22,6 +22,7 @@ from qa.core.settings import SEEDS_DIR
 pytestmark = pytest.mark.integration
 
 ARTIFACTS = Path(os.environ.get("QA_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
+EXAMPLE_QUESTION = "Who accompanied Kim at the extended talks?"
 NEW_ARTICLE = """Title: Kelderwick opens a solar ferry line
 Published: March 3, 2026
 
@@ -75,14 +76,105 @@ def test_ask_streams_a_cited_answer_with_the_quote_highlighted(page) -> None:
     file_text = (SEEDS_DIR / "004_dfd909dab3a5d0b8.txt").read_text(encoding="utf-8")
     assert " ".join(file_text[start:end].split()) == " ".join(quote.split())
 
-    # The marker in the answer links to the card; the whole article opens with the span marked.
-    assert chat.locator("a[href='#source-1']").count() >= 1
+    # The marker in the answer links to this answer's own card; the whole article opens
+    # with the span marked and scrolled into view.
+    turn = page.locator("#sources .qa-sources").get_attribute("data-turn")
+    assert chat.locator(f"a[href='#source-{turn}-1']").count() >= 1
+    assert page.locator(f"#sources #source-{turn}-1").count() == 1
     card.locator("summary", has_text="Open the whole article").click()
     whole = card.locator(".qa-article-text")
     expect(whole).to_be_visible()
     assert whole.locator("mark").inner_text() == quote
+    in_view = whole.evaluate(
+        """box => { const m = box.querySelector('mark');
+                    const top = m.offsetTop - box.offsetTop - box.scrollTop;
+                    return top >= 0 && top < box.clientHeight; }"""
+    )
+    assert in_view, "the whole article did not open at the quoted span"
 
     page.screenshot(path=str(ARTIFACTS / "ui-answer.png"), full_page=True)
+
+
+def test_only_verified_text_streams_with_the_passages_first(page) -> None:
+    """While the answer is on its way the chat shows the step it is at and only sentences
+    already checked against their sources; the passages being read show at once."""
+    page.locator("#question textarea").fill("Who accompanied Kim at the extended talks?")
+    before = page.locator("#sources .qa-sources").get_attribute("data-turn")
+    page.locator("#send").click()
+    seen: list[dict] = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        state = page.evaluate(
+            """before => { const p = document.querySelector('#sources .qa-sources');
+                 const bots = document.querySelectorAll('#chat .message.bot');
+                 const bot = bots[bots.length - 1];
+                 return { turn: p.dataset.turn, done: !!p.dataset.done,
+                          reading: !!p.querySelector('.qa-reading'),
+                          status: bot ? (bot.querySelector('.qa-status') || {}).innerText || ''
+                                      : '',
+                          text: bot ? bot.innerText : '' }; }""",
+            before,
+        )
+        if state["turn"] != before:
+            seen.append(state)
+            if state["done"]:
+                break
+        time.sleep(0.05)
+    assert seen and seen[-1]["done"], "the answer did not finish"
+    pending = [s for s in seen if not s["done"]]
+    assert any(s["reading"] for s in pending), "the passages were not shown before the answer"
+    steps = " ".join(s["status"] for s in pending)
+    assert "Searching the articles" in steps and "Checking the sources" in steps
+    assert all(s["status"] for s in pending)  # never a bare draft without its state
+    assert not seen[-1]["status"] and "Ri Yong-ho" in seen[-1]["text"]
+    page.screenshot(path=str(ARTIFACTS / "ui-verified-streaming.png"), full_page=True)
+
+
+def test_each_answer_keeps_its_own_sources_and_says_its_filter(page) -> None:
+    from playwright.sync_api import expect
+
+    _ask(page, "Who accompanied Kim at the extended talks?")
+    wait_for_answer(page)
+    first = page.locator("#sources .qa-sources").get_attribute("data-turn")
+    page.locator("#since input, #since textarea").first.fill("2019-04-01")
+    _ask(page, "How long did the summit meetings last?")
+    wait_for_answer(page)
+    bots = page.locator("#chat .message.bot")
+    expect(bots.last).to_contain_text("From articles since 2019-04-01")
+    # The first answer's [1] still leads to its own card, kept in the panel.
+    link = bots.nth(bots.count() - 2).locator(f"a[href='#source-{first}-1']")
+    expect(link).to_have_count(1)
+    card = page.locator(f"#sources #source-{first}-1")
+    expect(card).to_have_attribute("data-source", "004_dfd909dab3a5d0b8.txt")
+    page.screenshot(path=str(ARTIFACTS / "ui-two-answers.png"), full_page=True)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1400, 1000), (390, 844)], ids=["desktop", "phone"])
+def test_the_page_at_desktop_and_phone_widths(browser, ui_url: str, width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(ui_url)
+    page.locator("#question textarea").wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / f"ui-{width}px.png"), full_page=True)
+    box = page.locator("#question").bounding_box()
+    chat = page.locator("#chat").bounding_box()
+    send = page.locator("#send").bounding_box()
+    stop = page.locator("#stop").bounding_box()
+    assert box and chat and send and stop
+    if width >= 800:  # a full-width question box, Send and Stop beside it on its row
+        assert box["width"] >= 0.6 * chat["width"], (box, chat)
+        for button in (send, stop):
+            assert box["y"] <= button["y"] + button["height"] / 2 <= box["y"] + box["height"]
+    else:  # a phone: the whole width for the question, Send and Stop side by side under it
+        assert box["width"] >= 0.9 * chat["width"], (box, chat)
+        assert abs(send["y"] - stop["y"]) < 2 and send["y"] >= box["y"] + box["height"] - 1
+        assert send["y"] + send["height"] <= height  # still above the fold
+    # The examples are in the empty chat, above the fold.
+    example = page.locator("#chat").get_by_text(EXAMPLE_QUESTION)
+    example.wait_for(timeout=30_000)
+    spot = example.bounding_box()
+    assert spot and spot["y"] + spot["height"] <= height
+    context.close()
 
 
 def test_unanswerable_question_shows_the_abstention(page) -> None:
@@ -200,7 +292,7 @@ def test_thumbs_a_wrong_citation_and_the_markdown_export(page, ui_server) -> Non
     wait_for_answer(page)
     page.locator("#chat .message.bot").last.hover()
     page.locator("#chat button[aria-label='Like']").last.click()
-    expect(page.locator("#feedback-note")).to_contain_text("recorded 👍")
+    expect(page.locator("#feedback-note")).to_contain_text("recorded as helpful")
     page.locator("#wrong-pick input").click()
     page.get_by_role("option", name="[1]").click()
     page.locator("#mark-wrong").click()
@@ -209,7 +301,13 @@ def test_thumbs_a_wrong_citation_and_the_markdown_export(page, ui_server) -> Non
         page.locator("#export").click()
         page.locator("#export-file a").first.click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
-    assert "**Q:** Who accompanied Kim at the extended talks?" in text and "[1]" in text
+    assert "Who accompanied Kim at the extended talks?" in text and "[1]" in text
+    assert re.search(r"\n\s*> ", text)  # the cited passage as a Markdown quote block
+    # A new question clears the notes of the last one.
+    _ask(page, "How long did the summit meetings last?")
+    wait_for_answer(page)
+    expect(page.locator("#feedback-note")).to_have_text("")
+    expect(page.locator("#export-file")).to_be_hidden()
 
     log = ui_server.home / "feedback" / "seeds.jsonl"
     rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
@@ -278,7 +376,11 @@ def test_a_model_crash_mid_answer_shows_an_error_and_the_next_question_is_answer
     wait_for_answer(page)
     earlier = page.locator("#chat .message.bot").last.inner_text()
 
-    _ask(page, "Who accompanied Kim at the extended talks?")  # returns at the first token
+    _ask(page, "Who accompanied Kim at the extended talks?")
+    # The model is writing (the page says so): the crash lands mid-answer.
+    page.locator("#chat .message.bot .qa-status b", has_text="Writing").last.wait_for(
+        timeout=60_000
+    )
     os.kill(_model_pid(ui_server.pid), sig)
     wait_for_answer(page)
     bots = page.locator("#chat .message.bot")
@@ -291,9 +393,8 @@ def test_a_model_crash_mid_answer_shows_an_error_and_the_next_question_is_answer
     _ask(page, "Who accompanied Kim at the extended talks?")
     wait_for_answer(page)
     expect(bots.last).to_contain_text("Ri Yong-ho")
-    expect(
-        page.locator("#sources .qa-source[data-source='004_dfd909dab3a5d0b8.txt']")
-    ).to_have_count(1)  # noqa: E501
+    newest = page.locator("#sources .qa-answer-sources").first  # this answer's own cards
+    expect(newest.locator(".qa-source[data-source='004_dfd909dab3a5d0b8.txt']")).to_have_count(1)
     shot = ARTIFACTS / f"ui-after-{signal.Signals(sig).name}.png"
     page.screenshot(path=str(shot), full_page=True)
 

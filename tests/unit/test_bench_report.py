@@ -11,6 +11,7 @@ RESULTS = {
     "quick": False,
     "machine": {"cpus": 2, "memory_gb": 24},
     "ours": {"ttft_s": {"p50": 0.9, "p95": 1.5}, "latency_s": {"p50": 2.0, "p95": 3.0},
+             "sources_shown_s": {"p50": 0.15}, "first_verified_s": {"p50": 1.4},
              "accuracy": 0.5, "peak_rss_mb": 1200.0, "questions": 58},
     "reference": {"ttft_s": {"p50": 5.0, "p95": 7.0}, "latency_s": {"p50": 6.0, "p95": 8.0},
                   "accuracy": 0.4, "peak_rss_mb": 1400.0, "questions": 58},
@@ -39,6 +40,8 @@ def test_missing_measurements_are_not_counted_as_met() -> None:
 def test_markdown_shows_ratios_and_every_target(tmp_path: Path) -> None:
     text = report.markdown({**RESULTS, "targets": report.targets(RESULTS)})
     assert "| verified answer p50 (s) | 2.000 | 6.000 | 0.333 |" in text
+    assert "| sources shown p50 (s) | 0.150 |" in text  # the reference shows none early
+    assert "| first verified sentence p50 (s) | 1.400 |" in text
     assert "| 100,000 chunks | 30.0 | 61.0 |" in text
     assert text.count("**no**") == 2
     report.chart(RESULTS, tmp_path / "chart.png")

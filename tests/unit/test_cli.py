@@ -165,3 +165,177 @@ def test_verbose_logs_timings_and_quiet_does_not(qa_env, capsys) -> None:
     assert main(["-v", "ask", "When will Biegun meet Russian officials?"]) == 0
     err = capsys.readouterr().err
     assert "INFO qa.pipeline: answered in" in err and "retrieve" in err
+
+
+# --- options after the command (issue 34) -------------------------------------------------
+QUESTION = "When will Biegun meet Russian officials?"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ask", "--since", "2030-01-01", "--json", QUESTION],
+        ["--since", "2030-01-01", "ask", "--json", QUESTION],
+        # A value before the command survives options given after it.
+        [
+            "--since",
+            "2030-01-01",
+            "ask",
+            "--top-k",
+            "3",
+            "--collection",
+            "seeds",
+            "--json",
+            QUESTION,
+        ],
+        ["brief", "--since", "2030-01-01", "--json", "the Kim-Putin summit"],
+        ["--since", "2030-01-01", "brief", "--top-k", "3", "--json", "the Kim-Putin summit"],
+    ],
+    ids=["ask-after", "ask-before", "ask-before-kept", "brief-after", "brief-before-kept"],
+)
+def test_filters_go_before_or_after_the_command(qa_env, capsys, argv) -> None:
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["abstained"] is True and data["citations"] == []  # the seeds are of 2019
+    assert "ask" not in argv or "since 2030-01-01" in data["answer"]
+
+
+def test_options_after_the_command_add_to_those_before(qa_env, monkeypatch) -> None:
+    import logging
+
+    import qa.cli
+
+    seen = []
+
+    class Recording(qa.cli.Assistant):
+        def __init__(self, settings, **kw) -> None:
+            seen.append(settings)
+            super().__init__(settings, **kw)
+
+    monkeypatch.setattr(qa.cli, "Assistant", Recording)
+    before = ["-v", "--outlet", "kbs", "--top-k", "3", "--since", "2019-04-01"]
+    after = ["-v", "--outlet", "yonhap", "--author", "Kim", "--until", "2019-05-01", "--json"]
+    main([*before, "ask", *after, QUESTION])
+    r = seen[0].retrieval
+    assert (r.outlets, r.authors, r.top_k) == (["kbs", "yonhap"], ["Kim"], 3)
+    assert (str(r.since), str(r.until)) == ("2019-04-01", "2019-05-01")
+    assert logging.getLogger("qa").level == logging.DEBUG  # -v twice: -vv
+
+
+def test_chat_takes_options_after_the_command(qa_env, monkeypatch, capsys) -> None:
+    import qa.cli
+
+    def end_of_input(prompt: str, prefill: str = "") -> str:
+        raise EOFError
+
+    monkeypatch.setattr(qa.cli, "read_question", end_of_input)
+    assert main(["chat", "--since", "2019-04-01", "--top-k", "3", "-q"]) == 0
+    assert capsys.readouterr().err == ""  # -q: no progress either
+
+
+# --- chat: an empty line goes on, /quit and Ctrl-D end ----------------------------------
+def test_an_empty_line_does_not_end_the_chat_and_quit_does(qa_env, tmp_path, monkeypatch, capsys):
+    import qa.cli
+
+    export = tmp_path / "chat.md"
+    typed = iter(["", "   ", QUESTION, "", f"/export {export}", "/quit", "never read"])
+    prompts = []
+
+    def read(prompt: str, prefill: str = "") -> str:
+        prompts.append(prompt)
+        return next(typed)
+
+    monkeypatch.setattr(qa.cli, "read_question", read)
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert len(prompts) == 6 and "bot> " in out and "Biegun" in out
+    assert f"1 answer written to {export}" in out and "/quit" in out  # the help names it
+
+
+# --- a cold start says what it does, on stderr only ---------------------------------------
+def _tiny_packaged_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A packaged model of one part, installed on sys.path: joined like the real ones."""
+    import hashlib
+
+    from qa.runtime import model_files
+
+    package = tmp_path / "site" / "tinyparts1"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    body = b"GGUF" + bytes(range(256)) * 64
+    (package / "data" / "part01.bin").write_bytes(body)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    model = model_files.PackagedModel(
+        "tiny", "a test model", ("tinyparts1/data/part01.bin",), len(body),
+        hashlib.sha256(body).hexdigest(), "pip install tinyparts1",
+    )  # fmt: skip
+    monkeypatch.setitem(model_files.PACKAGED_MODELS, "tiny", model)
+    return "tiny"
+
+
+@pytest.fixture
+def local_model(qa_env, tmp_path, monkeypatch) -> Path:
+    """The llama_cpp backend with a packaged model whose file is joined on first use; the
+    model itself is the fake (the joined bytes are no real model)."""
+    import qa.cli
+    from qa.generate.backends.fake import FakeLLM
+
+    monkeypatch.setenv("QA_LLM_BACKEND", "llama_cpp")
+    monkeypatch.setenv("QA_LLM_MODEL", _tiny_packaged_model(tmp_path, monkeypatch))
+    monkeypatch.setattr(qa.cli, "make_llm", FakeLLM)
+    return qa_env / "models" / "tiny.gguf"
+
+
+def test_a_cold_ask_says_what_it_does_on_stderr(local_model, capsys) -> None:
+    assert main(["ask", QUESTION]) == 0
+    out, err = capsys.readouterr()
+    assert "first run: indexing" in err and "chunks embedded" in err
+    assert "starting the model tiny…" in err and "joining the model file tiny.gguf" in err
+    assert re.search(r"model ready \(\d+\.\d s\)\n", err) and local_model.is_file()
+    first, *citations = out.splitlines()  # stdout: the answer and its citations only
+    assert first.endswith("[1]") and citations[0].lstrip().startswith("[1] ")
+    assert "…" not in out and "model" not in out
+
+
+@pytest.mark.parametrize("flag", ["--json", "-q", "--quiet"])
+def test_json_and_quiet_keep_the_cold_start_silent(local_model, capsys, flag) -> None:
+    assert main(["ask", flag, QUESTION]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and local_model.is_file()
+    if flag == "--json":
+        assert json.loads(out)["citations"]
+
+
+def test_a_question_that_abstains_before_generation_starts_no_model(
+    local_model, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("QA_MIN_RELEVANCE", "0.99")
+    assert main(["ask", "What is the capital of Peru?"]) == 0
+    assert "starting the model" not in capsys.readouterr().err and not local_model.exists()
+
+
+def test_chat_starts_the_model_before_the_first_prompt(local_model, monkeypatch, capsys) -> None:
+    import qa.cli
+
+    events = []
+
+    def read(prompt: str, prefill: str = "") -> str:
+        events.append("prompt")
+        raise EOFError
+
+    monkeypatch.setattr(qa.cli, "read_question", read)
+    monkeypatch.setattr(qa.cli.Progress, "say", lambda self, line: events.append(line))
+    assert main(["chat"]) == 0
+    assert events.index("starting the model tiny…") < events.index("prompt")
+    assert any(e.startswith("model ready") for e in events[: events.index("prompt")])
+
+
+def test_counts_read_as_words() -> None:
+    from index.indexer import IndexReport
+    from index.words import plural
+
+    assert [plural(n, "chunk") for n in (0, 1, 2)] == ["0 chunks", "1 chunk", "2 chunks"]
+    assert (
+        plural(1, "entry", "entries") == "1 entry" and plural(3, "entry", "entries") == "3 entries"
+    )
+    assert IndexReport(chunks_embedded=1).summary().endswith(", 1 chunk embedded")

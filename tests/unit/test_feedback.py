@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from qa.cli import main
 from qa.core.errors import InputError
-from qa.core.types import Answer
+from qa.core.types import Answer, Citation
 from qa.feedback import Feedback, FeedbackLog, conversation_markdown, export_gold
 from ui.service import ChatService
 
@@ -79,12 +81,77 @@ def test_export_makes_gold_rows_for_review(answer) -> None:
         path.unlink()
 
 
+def _blocks(markdown: str) -> list[Token]:
+    return MarkdownIt("commonmark").parse(markdown)
+
+
+def _texts(tokens: list[Token], opened: str) -> list[str]:
+    """The inline text of each `opened` block (a heading, a paragraph ...), in order."""
+    return [
+        tokens[i + 1].content
+        for i, t in enumerate(tokens)
+        if t.type == opened and tokens[i + 1].type == "inline"
+    ]
+
+
+def _cited(quote: str, **more) -> Citation:
+    fields = {"source": "004_kbs.txt", "title": "Kim and Putin meet", "published": "2019-04-25",
+              "quote": quote, "start": 10, "end": 10 + len(quote), "outlet": "KBS"}  # fmt: skip
+    return Citation(**{**fields, **more})
+
+
 def test_the_conversation_as_markdown(answer) -> None:
-    text = conversation_markdown([answer, answer])
-    assert text.startswith("# Conversation") and text.count(f"**Q:** {QUESTION}") == 2
-    c = answer.citations[0]
-    assert f"[1] {c.title}" in text and " ".join(c.quote.split()) in text
-    assert f"characters {c.start}–{c.end}" in text
+    tokens = _blocks(conversation_markdown([answer, answer]))
+    assert _texts(tokens, "heading_open")[:2] == ["Conversation", f"Question: {QUESTION}"]
+    quotes = [t for t in tokens if t.type == "blockquote_open"]
+    assert len(quotes) == 2 * len(answer.citations)
+
+
+def test_each_citation_is_its_own_item_with_its_quote_as_a_block_quote() -> None:
+    answer = Answer(
+        question="Who met Kim?",
+        text="Putin met Kim [1]. They talked for hours [2].",
+        citations=[
+            _cited(
+                "Putin met Kim in Vladivostok.", url="https://example.org/a b", also_in=("Yonhap",)
+            ),  # fmt: skip
+            _cited("- The talks *lasted* 3 hours > planned.", source="005_x.txt", title=""),
+        ],
+        abstained=False,
+    )
+    markdown = conversation_markdown([answer])
+    tokens = _blocks(markdown)
+    items = [i for i, t in enumerate(tokens) if t.type == "list_item_open"]
+    assert len(items) == 2  # one list item per citation, not one run-on paragraph
+    first, second = (tokens[i + 2].content for i in items)  # each item's first paragraph
+    assert first.startswith("**[Kim and Putin meet](<https://example.org/a%20b>)**, KBS")
+    assert "KBS, 2019-04-25, `004_kbs.txt`, characters 10–39" in first and "Yonhap" in first
+    assert second.startswith("**005\\_x.txt**") and "`005_x.txt`" in second
+    # Each quote is a block quote inside its item, its text as the article has it.
+    quoted = [i for i, t in enumerate(tokens) if t.type == "blockquote_open"]
+    assert [tokens[i].level for i in quoted] == [2, 2]
+    html = MarkdownIt("commonmark").render(markdown)
+    assert "<blockquote>\n<p>Putin met Kim in Vladivostok.</p>" in html
+    assert "<p>- The talks *lasted* 3 hours &gt; planned.</p>" in html
+    assert "&gt;" not in html.split("<blockquote>")[0]  # no stray quote marker mid-line
+    assert "<p>Putin met Kim [1]. They talked for hours [2].</p>" in html
+
+
+def test_a_briefing_is_marked_and_the_filters_are_recorded() -> None:
+    briefing = Answer("the Vladivostok summit", "Kim met Putin [1].",
+                      [_cited("Kim met Putin.")], False, kind="briefing")  # fmt: skip
+    asked = Answer("Who met Kim?", "The indexed articles don't say.", [], True,
+                   filters="since 2019-04-20, outlet KBS")  # fmt: skip
+    saved = Answer.from_json({**briefing.to_json(), "kind": None})  # saved before `kind`
+    saved.decision = "briefing"
+    tokens = _blocks(conversation_markdown([briefing, asked, saved]))
+    assert _texts(tokens, "heading_open")[1:] == [
+        "Briefing: the Vladivostok summit",
+        "Question: Who met Kim?",
+        "Briefing: the Vladivostok summit",
+    ]
+    assert "*Filters:* since 2019-04-20, outlet KBS" in _texts(tokens, "paragraph_open")
+    assert sum(t.type == "blockquote_open" for t in tokens) == 2  # the abstention cites none
 
 
 def test_assistant_page_and_command_line(
@@ -131,5 +198,5 @@ def test_feedback_and_export_from_the_terminal_chat(
         ("", "", [1]),
     ]
     out = tmp_path / "chat.md"
-    assert "1 answers written" in chat_command(indexed_assistant, f"/export {out}", [answer])
+    assert "1 answer" in chat_command(indexed_assistant, f"/export {out}", [answer])
     assert out.read_text(encoding="utf-8").startswith("# Conversation")

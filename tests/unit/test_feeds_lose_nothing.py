@@ -167,7 +167,7 @@ def test_feed_list_shows_failed_items_with_their_reason(site, settings, monkeypa
     capsys.readouterr()
     assert main(["feed", "list"]) == 0
     out = capsys.readouterr().out
-    assert f"{url} (Test wire): 1 items, 1 pending" in out
+    assert f"{url} (Test wire): 1 item, 1 pending" in out
     assert "failed 1x" in out and "story0.html: the server answered 503" in out
 
 

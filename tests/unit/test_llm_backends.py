@@ -64,7 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
             for piece in ("Ri ", "Yong-ho", " [1]."):
                 self.wfile.write(_chunk(piece))
                 self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
+            # The counts come last, in a chunk without a choice (stream_options.include_usage).
+            usage = {"prompt_tokens": 120, "completion_tokens": 3, "total_tokens": 123}
+            self.wfile.write(b"data: " + json.dumps({"choices": [], "usage": usage}).encode())
+            self.wfile.write(b"\n\ndata: [DONE]\n\n")
         self.wfile.flush()
         self.close_connection = True
 
@@ -104,6 +107,20 @@ def test_streams_the_pieces_and_sends_a_chat_request(server, monkeypatch) -> Non
     body = request["body"]
     assert body["model"] == "tiny-model" and body["messages"] == MESSAGES
     assert body["stream"] is True and body["max_tokens"] == 32 and body["stop"] == ["\n\n"]
+    assert body["stream_options"] == {"include_usage": True}
+
+
+def test_an_answers_model_calls_are_counted_for_usage(server) -> None:
+    from qa.generate.usage import metered
+
+    llm = OpenAICompatibleLLM(_settings(_url(server)))
+    with metered() as usage:
+        for _ in range(2):
+            assert "".join(llm.stream_chat(MESSAGES, max_tokens=32, stop=[])) == "Ri Yong-ho [1]."
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (2, 240, 6)
+    assert usage.as_openai() == {"prompt_tokens": 240, "completion_tokens": 6, "total_tokens": 246}
+    list(llm.stream_chat(MESSAGES, max_tokens=32, stop=[]))  # outside: nothing is counted
+    assert usage.calls == 2
 
 
 def test_no_key_means_no_authorization_header(server) -> None:

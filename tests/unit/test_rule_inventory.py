@@ -73,7 +73,9 @@ def test_the_answering_path_gains_no_rules_unmeasured() -> None:
     # with the strict key-fact rule (docs/evaluation.md, "Lead with the evidence").
     # +1 site: terminal escape sequences are removed whole from questions
     # (qa/understand/question.py); a format, not an English rule (docs/reliability.md).
-    assert totals["regex_sites"] <= 38
+    # +4 sites: Markdown escaping in the conversation export (qa/feedback.py), +2: the
+    # briefing's stop after five sentences (qa/briefing.py); formats, not English rules.
+    assert totals["regex_sites"] <= 44
     assert totals["word_lists"] <= 27
     assert totals["words"] <= 164
 

@@ -1,6 +1,6 @@
-"""Each answer shows once in a terminal: the streamed reply is redrawn as the verified
-answer; a terminal that cannot redraw gets the citations after the stream; a pipe gets the
-verified answer only."""
+"""Each answer shows once in a terminal: the passages first, then only verified text, redrawn
+as the final answer; a terminal that cannot redraw gets the citations after the verified
+text; a pipe gets the final answer only. The model's draft is never printed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import io
 import pytest
 
 from qa.cli.terminal import AnswerPrinter, rows_used
-from qa.core.answer_stream import AnswerStream
+from qa.core.answer_stream import REVISED, AnswerStream, SourcesFound, VerifiedText
 from qa.core.types import Answer, Citation
 
 RAW = "Ri Yong-ho and Choe Son-hui joined Kim [1] as well"
@@ -21,16 +21,17 @@ class FakeTerminal(io.StringIO):
         return True
 
 
+CITED = Citation("004.txt", "Summit", "2019-04-25", "Ri Yong-ho ...", 10, 24, outlet="KBS")
+
+
 def _stream() -> AnswerStream:
     def steps():
+        yield SourcesFound([CITED])
         for word in RAW.split(" "):
             yield word + " "
-        return Answer(
-            question="q",
-            text=VERIFIED,
-            citations=[Citation("004.txt", "Summit", "2019-04-25", "Ri Yong-ho ...", 10, 24)],
-            abstained=False,
-        )
+            if word == "[1]":
+                yield VerifiedText(VERIFIED, [CITED])
+        return Answer(question="q", text=VERIFIED, citations=[CITED], abstained=False)
 
     return AnswerStream(steps())
 
@@ -44,11 +45,13 @@ def test_terminal_redraws_the_stream_as_the_verified_answer(monkeypatch) -> None
     answer = AnswerPrinter(out).show(_stream(), prefix="bot> ")
     written = out.getvalue()
     streamed, _, final = written.rpartition("\x1b[J")
-    assert streamed.startswith("bot> Ri ") and "as well" in streamed
-    # The streamed text took 3 rows of 20 columns: erase moves up 2 from the last one.
-    assert streamed.endswith(f"\r\x1b[{rows_used('bot> ' + RAW + ' ', 20) - 1}A")
+    reading = "(reading 1 passage: Summit (KBS, 2019-04-25))\n"
+    assert streamed.startswith("bot> " + reading + VERIFIED)  # the passages come first
+    assert "as well" not in written  # the draft never shows
+    # What was shown took these rows of 20 columns: erase moves up to the first.
+    assert streamed.endswith(f"\r\x1b[{rows_used('bot> ' + reading + VERIFIED, 20) - 1}A")
     assert final.startswith("bot> " + VERIFIED + "\n") and "[1] 004.txt" in final
-    assert final.count(VERIFIED) == 1 and "as well" not in final
+    assert final.count(VERIFIED) == 1
     assert answer.text == VERIFIED
 
 
@@ -57,8 +60,8 @@ def test_dumb_terminal_keeps_the_stream_and_adds_only_citations(monkeypatch) -> 
     out = FakeTerminal()
     AnswerPrinter(out).show(_stream())
     written = out.getvalue()
-    assert "\x1b" not in written
-    assert written.startswith("Ri Yong-ho") and VERIFIED not in written
+    assert "\x1b" not in written and "as well" not in written
+    assert written.startswith(VERIFIED + "\n")
     assert written.rstrip().endswith('"Ri Yong-ho ..."') and "[1] 004.txt" in written
 
 
@@ -102,11 +105,12 @@ def test_without_redraw_what_verification_changed_is_said(monkeypatch) -> None:
     printer = AnswerPrinter(out, always_stream=True)  # qa chat into a pipe
     abstained = Answer("q", "The articles don't say.", [], True, raw_text="Paris, surely.")
     printer.show(_answer_stream("Paris, surely.", abstained), prefix="bot> ")
-    assert (
-        out.getvalue()
-        == "bot> Paris, surely.\n(not supported by the articles) The articles don't say.\n"
-    )
+    assert out.getvalue() == "bot> The articles don't say.\n"  # the draft never shows
+
+    def shown_then_withheld():
+        yield VerifiedText("Kim met Putin. [1]", [CITED])
+        return Answer("q", "The articles may not answer this.", [], True)
+
     out = io.StringIO()
-    trimmed = Answer("q", VERIFIED, [], False, raw_text=RAW, unsupported=["Kim flew home."])
-    AnswerPrinter(out, always_stream=True).show(_answer_stream(RAW, trimmed))
-    assert "(dropped, no source supports it: Kim flew home.)" in out.getvalue()
+    AnswerPrinter(out, always_stream=True).show(AnswerStream(shown_then_withheld()))
+    assert out.getvalue() == f"Kim met Putin. [1]{REVISED}The articles may not answer this.\n"

@@ -49,38 +49,73 @@ def article(tmp_path: Path) -> Path:
     return path
 
 
-def test_markers_link_to_their_source_card() -> None:
+def test_markers_link_to_their_own_answers_source_cards() -> None:
     answer = _answer([], text="A [1]. B [2]. C [3].")
     answer.citations = [None, None]  # type: ignore[list-item]
+    md = render.answer_markdown(answer, turn=7)
+    assert "[[1]](#source-7-1)" in md and "[[2]](#source-7-2)" in md
+    assert "[3]" in md and "(#source-7-3)" not in md  # no card, no link
+    assert "(#source-8-1)" in render.answer_markdown(answer, turn=8)  # another answer's own
+
+
+def test_every_answer_keeps_its_own_cards_in_the_panel(article: Path) -> None:
+    start = ARTICLE.index(QUOTE)
+    c = _citation(article, start, start + len(QUOTE))
+    first = render.answer_sources(_answer([c]), lambda cit: ARTICLE, 1, "Where did they meet?")
+    second = render.answer_sources(_answer([c]), lambda cit: ARTICLE, 2, "And when?")
+    panel = render.sources_panel([second, first], turn=2, done=True)
+    assert "id='source-1-1'" in panel and "id='source-2-1'" in panel
+    assert panel.index("And when?") < panel.index("Where did they meet?")  # newest first
+    assert "data-turn='2' data-done='1'" in panel
+
+
+def test_the_filter_in_force_is_said_under_the_answer() -> None:
+    answer = _answer([], text="They met in Vladivostok.")
+    answer.filters = "since 2019-04-24, outlet KBS"
     md = render.answer_markdown(answer)
-    assert "[[1]](#source-1)" in md and "[[2]](#source-2)" in md
-    assert "[3]" in md and "(#source-3)" not in md  # no card, no link
+    assert "From articles since 2019-04-24, outlet KBS." in md
+    assert "From articles" not in render.answer_markdown(_answer([], text="x"))
+
+
+def test_an_answer_on_its_way_shows_only_verified_text_and_its_step(article: Path) -> None:
+    from qa.core.answer_stream import SourcesFound, VerifiedText
+
+    waiting = render.pending_markdown(None, "reading", 3)
+    assert "qa-status" in waiting and "<b>Reading the passages…</b>" in waiting
+    assert "Searching the articles" in waiting and "Checking" not in waiting
+    c = _citation(article, 12, 12 + len(QUOTE))
+    shown = render.pending_markdown(VerifiedText("They met. [1]", [c]), "checking", 3)
+    assert shown.startswith("They met. [[1]](#source-3-1)")
+    assert "<b>Checking the sources…</b>" in shown
+    reading = render.answer_sources(None, lambda cit: ARTICLE, 3, "Q?", SourcesFound([c]))
+    assert "The passages being read" in reading and "id='passage-3-1'" in reading
 
 
 def test_abstention_is_shown_as_a_notice() -> None:
     text = "The indexed articles don't say: nothing in them answers this question."
     notice = render.answer_markdown(_answer([], abstained=True, text=text))
     plain = render.answer_markdown(_answer([], abstained=False, text=text))
-    assert notice == f"🛈 *{text}*"  # set apart: an icon and italics
+    assert notice == f"{render.INFO_ICON} *{text}*"  # set apart: an icon and italics
+    assert not any(ord(ch) > 0x2000 for ch in render.INFO_ICON)  # drawn, not an emoji
     assert plain == text  # an answer with the same words is not dressed as a notice
 
 
 def test_source_card_highlights_exactly_the_quote_and_escapes_html(article: Path) -> None:
     start = ARTICLE.index(QUOTE)
     c = _citation(article, start, start + len(QUOTE))
-    html = render.sources_panel(_answer([c]), lambda cit: ARTICLE)
+    html = render.answer_sources(_answer([c]), lambda cit: ARTICLE, 1)
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>" not in html  # article markup is text, not HTML
     marked = "<mark>Kim met &lt;b&gt;Putin&lt;/b&gt; &amp; aides in Vladivostok.</mark>"
     assert html.count(marked) == 2  # in the passage and in the whole-article view
-    assert "id='source-1'" in html and "004_summit.txt" in html and "KBS" in html
+    assert "id='source-1-1'" in html and "004_summit.txt" in html and "KBS" in html
     assert "2019-04-25" in html and f"characters {start}–{start + len(QUOTE)}" in html
     assert "Also retrieved, not cited (1)" in html and "other.txt" in html
 
 
 def test_source_card_without_the_file_shows_the_stored_quote(article: Path) -> None:
     c = _citation(article, 12, 12 + len(QUOTE))
-    html = render.sources_panel(_answer([c]), lambda cit: None)
+    html = render.answer_sources(_answer([c]), lambda cit: None, 1)
     assert "no longer available" in html
     assert "<mark>Kim met &lt;b&gt;" in html
 

@@ -195,6 +195,46 @@ def test_a_broken_feed_or_item_is_a_line_and_the_rest_is_indexed(site, loopback_
     assert all("\n" not in r.summary() for r in reports)
 
 
+def test_adding_an_address_on_the_page_fetches_it_once(site, loopback_settings) -> None:
+    """The fetch that tells a feed from a page is the one read (a feed) or indexed (a page)."""
+    from ui.service import ChatService
+
+    service = ChatService(loopback_settings())
+    feed_url = _feed_site(site)
+    assert "1 added" in service.add_address(feed_url)
+    assert site.hits("/feed.xml") == 1 and site.hits("/news/ferry.html") == 1
+    page_url = site.page("/news/second.html", _page("Kelderwick approves a second ferry", SECOND))
+    assert "indexed as a single page" in service.add_address(page_url)
+    assert site.hits("/news/second.html") == 1
+    assert len(service.documents()) == 2
+
+
+def test_an_address_that_is_neither_feed_nor_page_is_said_so(site, loopback_settings) -> None:
+    from ui.service import ChatService
+
+    site.routes["/paper.pdf"] = Route(b"%PDF-1.4 ...", content_type="application/pdf")
+    text = ChatService(loopback_settings()).add_address(site.url + "/paper.pdf")
+    assert "not a feed or a web page (the server sent application/pdf)" in text
+    assert "single page" not in text and site.hits("/paper.pdf") == 1
+
+
+def test_the_page_report_keeps_the_feed_line_and_the_counts_apart() -> None:
+    from index.feeds import FeedRefresh
+    from index.indexer import IndexReport
+    from ui.service import web_report
+
+    report = IndexReport(added=["a.html", "b.html"], chunks_embedded=1)
+    text = web_report(
+        [FeedRefresh("http://x/feed", new=2).summary()], [("http://x/y", "gone")], report
+    )
+    # A line right after a list item would run on in its text: "2 new, 0 changed 2 added".
+    assert text == (
+        "- http://x/feed: 2 new, 0 changed\n\n"
+        "**Articles: 2 added, 0 updated, 0 unchanged, 0 removed, 0 skipped, 1 chunk embedded**"
+        "\n\n- skipped `http://x/y`: gone"
+    )
+
+
 def test_the_feed_commands(site, loopback_settings, monkeypatch, capsys) -> None:
     feed_url = _feed_site(site)
     settings = loopback_settings()
@@ -208,7 +248,7 @@ def test_the_feed_commands(site, loopback_settings, monkeypatch, capsys) -> None
     assert main(["feed", "refresh", "-q"]) == 0
     assert f"{feed_url}: unchanged" in capsys.readouterr().out
     assert main(["feed", "list"]) == 0
-    assert "Test wire" in capsys.readouterr().out
+    assert f"{feed_url} (Test wire): 1 item, last refreshed" in capsys.readouterr().out
     assert main(["index", "-q", site.url + "/missing.html"]) == 1
     assert "the server answered 404" in capsys.readouterr().err
     assert main(["feed", "remove", feed_url]) == 0
@@ -223,8 +263,11 @@ def test_the_page_adds_a_feed_or_a_page_by_what_the_server_sends(site, loopback_
     feed_url = _feed_site(site)
     text = service.add_address(feed_url)
     assert f"{feed_url}: 1 new, 0 changed" in text and "1 added" in text
+    assert "web page" not in text
     page_url = site.page("/news/second.html", _page("Kelderwick approves a second ferry", SECOND))
-    assert "1 added" in service.add_address(page_url)
+    text = service.add_address(page_url)
+    assert f"`{page_url}` is a web page, not a feed: indexed as a single page" in text
+    assert "1 added" in text
     assert "unchanged" in service.refresh_feeds()
     with pytest.raises(FetchError, match="the server answered 404"):
         service.add_address(site.url + "/nothing.xml")

@@ -9,6 +9,8 @@ from qa.core.interfaces import StreamingBackend
 # The `qa ask --json` shape (Answer.to_json), as the README documents it.
 ANSWER_JSON_KEYS = {
     "question",
+    "filters",
+    "kind",
     "answer",
     "abstained",
     "citations",

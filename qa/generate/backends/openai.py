@@ -14,8 +14,15 @@ import httpx
 
 from index.retry import Retry
 from qa.core.errors import LLMError
-from qa.core.interfaces import Completion, LLMCapabilities, Message, TokenLogprob
+from qa.core.interfaces import (
+    Completion,
+    LLMCapabilities,
+    Message,
+    TokenLogprob,
+    current_sampling,
+)
 from qa.core.settings import Settings
+from qa.generate.usage import record as record_usage
 
 # Overloaded or restarting servers answer these; a later attempt may succeed.
 RETRY_STATUSES = {429, 502, 503, 504}
@@ -75,6 +82,9 @@ class OpenAICompatibleLLM:
             body["stop"] = stop
         if grammar:
             body["grammar"] = grammar
+        sampling = current_sampling()  # what this call adds (qa.core.interfaces.sampled)
+        if sampling.frequency_penalty:
+            body["frequency_penalty"] = sampling.frequency_penalty
         return body
 
     def _headers(self) -> dict[str, str]:
@@ -94,6 +104,7 @@ class OpenAICompatibleLLM:
         list, each streamed token's log-probability is appended to it where the server
         sends one (an attempt that is retried starts the list again)."""
         body = {**self._body(messages, max_tokens, stop, grammar), "stream": True}
+        body["stream_options"] = {"include_usage": True}  # the token counts, for `usage`
         if logprobs is not None:
             body["logprobs"] = True
         url = f"{base_url}/chat/completions"
@@ -186,6 +197,9 @@ def _sse_content(line: str, logprobs: list[TokenLogprob] | None = None) -> str |
         return None
     try:
         event = json.loads(data)
+        record_usage(event)
+        if not event.get("choices"):  # the usage chunk that ends a stream carries no choice
+            return None
         choice = event["choices"][0]
         if logprobs is not None:
             logprobs.extend(_logprobs(choice.get("logprobs")) or [])
@@ -198,7 +212,9 @@ def _sse_content(line: str, logprobs: list[TokenLogprob] | None = None) -> str |
 
 def _completion(raw: str) -> Completion:
     try:
-        choice = json.loads(raw)["choices"][0]
+        reply = json.loads(raw)
+        record_usage(reply)
+        choice = reply["choices"][0]
         text = choice["message"].get("content") or ""
     except (json.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise LLMError(
