@@ -188,6 +188,8 @@ def test_cli_ask_json_on_a_fresh_home_indexes_seeds_first(tmp_path: Path, qa_hom
         "decision",
         "settings_hash",
         "model",
+        "filters",
+        "kind",
     }
     assert data["decision"].startswith("answered (") and 0 < data["confidence"] < 1
     assert "Ri Yong-ho" in data["answer"] and "Choe Son-hui" in data["answer"]
