@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_openai_api import running
+from test_openai_api import running, slots_taken
 from unit_helpers import SEED_FILES
 
 from qa.core.types import Citation
@@ -53,19 +52,6 @@ CHATS = sorted(p.name for p in FIXTURES.glob("captured-*-chat.json"))
 
 def _kind(name: str) -> str:
     return name.removesuffix(".json").split("-")[-1]
-
-
-@contextmanager
-def slots_taken(service: ChatService) -> Iterator[None]:
-    """Every generation slot of `service` taken, as by answers in progress. Entered after
-    the server starts, so that it is left first: a request waiting for a slot then ends."""
-    for _ in range(service.concurrent_answers):
-        service._generate.acquire()
-    try:
-        yield
-    finally:
-        for _ in range(service.concurrent_answers):
-            service._generate.release()
 
 
 @pytest.fixture(scope="module")
