@@ -48,6 +48,9 @@ Messages = list[dict[str, str]]
 
 
 STOPPED_NOTE = "*(stopped)*"
+# Under each answer: the thumbs, and a flag menu with this one entry.
+CITATION_WRONG = "A citation is wrong"
+FEEDBACK_OPTIONS = ("Like", "Dislike", CITATION_WRONG)
 
 
 def _session(request: gr.Request | None) -> str:
@@ -99,10 +102,16 @@ def build_app(service: ChatService) -> gr.Blocks:
         )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
+                # Export sits in the chat's own toolbar; rating an answer and marking one of
+                # its citations wrong are the actions under each answer.
+                export_button = gr.Button("Export (Markdown)", size="sm", elem_id="export",
+                                          render=False)  # fmt: skip
                 chatbot = gr.Chatbot(
                     label="Conversation",
                     height=480,
                     elem_id="chat",
+                    feedback_options=FEEDBACK_OPTIONS,
+                    buttons=["copy", "copy_all", export_button],
                     # Shown in the empty chat, above the fold; a click asks it.
                     examples=[{"text": q} for q in EXAMPLES],
                 )
@@ -132,26 +141,25 @@ def build_app(service: ChatService) -> gr.Blocks:
                         min_width=200,
                         elem_id="outlets",
                     )
-                # What can be done with the answers: rate one (the thumbs under it), mark one
-                # of its citations wrong, export them all; then start again or brief.
-                with gr.Row(elem_id="feedback"):
+                # Asked only when an answer flagged "a citation is wrong" has several.
+                wrong_target = gr.State(None)  # chat message index of the flagged answer
+                with gr.Row(elem_id="wrong-row", visible=False) as wrong_row:
                     wrong_pick = gr.Dropdown(
                         choices=[],
-                        label="Citation of the last answer",
-                        show_label=False,
-                        container=False,
+                        label="Which citation of that answer is wrong?",
                         scale=0,
                         min_width=90,
                         elem_id="wrong-pick",
                     )
-                    small = functools.partial(gr.Button, size="sm", scale=0, min_width=100)
-                    mark_wrong = small("This citation is wrong", elem_id="mark-wrong")
-                    export_button = small("Export (Markdown)", elem_id="export")
-                    brief = small("Brief me on the box's topic", elem_id="brief")
-                    clear = small("New conversation")
+                    mark_wrong = gr.Button("Record it", size="sm", scale=0, min_width=100,
+                                           elem_id="mark-wrong")  # fmt: skip
                 feedback_note = gr.Markdown(elem_id="feedback-note")
                 export_file = gr.File(label="Download the exported conversation", visible=False,
                                       elem_id="export-file")  # fmt: skip
+                with gr.Row(elem_id="chat-actions"):
+                    small = functools.partial(gr.Button, size="sm", scale=0, min_width=180)
+                    brief = small("Brief me on the box's topic", elem_id="brief")
+                    clear = small("New conversation")
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(render.sources_panel(empty=True), elem_id="sources")
@@ -254,14 +262,16 @@ def build_app(service: ChatService) -> gr.Blocks:
             stop_flag.clear()
             chat = [*chat, {"role": "user", "content": text}, {"role": "assistant", "content": ""}]
             earlier = [panels[t] for t in sorted(panels, reverse=True)]
-            cleared = (gr.update(value=""), gr.update(value=None, visible=False))
+            # The notes of the last answer go: the citation question, the feedback, the export.
+            cleared = (gr.update(visible=False), gr.update(value=""),
+                       gr.update(value=None, visible=False))  # fmt: skip
 
             step = "searching"
 
             def emit(section: str, reply: str, done: bool = False) -> tuple[Any, ...]:
                 chat[-1] = {"role": "assistant", "content": reply}
                 panel = render.sources_panel([section, *earlier], turn, done)
-                return (chat, panel, turns, "", answers, gr.update(), panels, *cleared)
+                return (chat, panel, turns, "", answers, panels, *cleared)
 
             def reading(found: SourcesFound | None = None) -> str:
                 return render.answer_sources(None, service.article_text, turn, text, found)
@@ -305,13 +315,11 @@ def build_app(service: ChatService) -> gr.Blocks:
             turns = add_turn(turns, answer)
             # Feedback and the export read the answer behind each message of the chat.
             answers = {**answers, len(chat) - 1: answer.to_json()}
-            picks = [f"[{n}]" for n in range(1, len(answer.citations) + 1)]
             section = render.answer_sources(answer, service.article_text, turn, text)
             panels = {**panels, turn: section}
             chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}
             final = render.sources_panel([section, *earlier], turn, done=True)
-            yield (chat, final, turns, "", answers, gr.update(choices=picks, value=None), panels,
-                   *cleared)  # fmt: skip
+            yield (chat, final, turns, "", answers, panels, *cleared)
 
         def request_stop(request: gr.Request) -> None:
             flag = stop_flags.get(_session(request))
@@ -320,7 +328,7 @@ def build_app(service: ChatService) -> gr.Blocks:
 
         chat_inputs = [question, chatbot, history, answered, sourced, collection, top_k, model,
                        since, until, outlets]  # fmt: skip
-        chat_outputs = [chatbot, sources, history, question, answered, wrong_pick, sourced,
+        chat_outputs = [chatbot, sources, history, question, answered, sourced, wrong_row,
                         feedback_note, export_file]  # fmt: skip
         # Answers share one queue, as wide as the backend decodes at once (llm_parallel
         # slots of the local model; 1: one answer at a time, the others wait their turn).
@@ -339,33 +347,59 @@ def build_app(service: ChatService) -> gr.Blocks:
         chatbot.example_select(pick_example, None, question, api_visibility="private").then(
             respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_id="llm",
             concurrency_limit=at_once)  # fmt: skip
-        clear.click(
-            lambda: ([], [], render.sources_panel(empty=True), {}, {}),
-            outputs=[chatbot, history, sources, answered, sourced],
-        )
+
+        def new_conversation() -> tuple[Any, ...]:
+            return ([], [], render.sources_panel(empty=True), {}, {}, gr.update(visible=False),
+                    "", gr.update(value=None, visible=False))  # fmt: skip
+
+        # "New conversation" and the chat's own bin forget the same things.
+        for forget in (clear.click, chatbot.clear):
+            forget(new_conversation, outputs=[chatbot, history, sources, answered, sourced,
+                                              wrong_row, feedback_note, export_file],
+                   api_visibility="private")  # fmt: skip
 
         # --- feedback and export ---------------------------------------------------------
-        def on_like(verdict: gr.LikeData, answers: dict[int, dict], coll: str) -> str:
+        def on_like(verdict: gr.LikeData, answers: dict[int, dict], coll: str) -> tuple[Any, ...]:
+            """A thumb or the flag under an answer. Flagged with one citation, that one is
+            recorded at once; with several, the row above asks which."""
             index = verdict.index[0] if isinstance(verdict.index, list | tuple) else verdict.index
             shown = answers.get(int(index))
+            unchanged = (gr.skip(), gr.skip(), gr.skip())
             if shown is None:
-                return "Only answers can be rated."
-            rating = "up" if verdict.liked is True or verdict.liked == "like" else "down"
+                return "Only answers can be rated.", *unchanged
+            if verdict.liked == CITATION_WRONG:
+                count = len(shown.get("citations") or ())
+                if count == 0:
+                    return "That answer cites nothing.", *unchanged
+                if count > 1:
+                    picks = [f"[{n}]" for n in range(1, count + 1)]
+                    return ("", gr.update(visible=True),
+                            gr.update(choices=picks, value=None), int(index))  # fmt: skip
+                return record_wrong(shown, 1, coll), *unchanged
+            if verdict.liked not in (True, False):  # a choice taken back: nothing to record
+                return "", *unchanged
+            rating = "up" if verdict.liked else "down"
             try:
                 service.feedback(shown, rating, (), coll)
             except Exception as exc:
-                return _error_text(exc)
-            return f"Thanks: recorded as {'helpful' if rating == 'up' else 'not helpful'}."
+                return _error_text(exc), *unchanged
+            return f"Thanks: recorded as {'helpful' if rating == 'up' else 'not helpful'}.", \
+                *unchanged  # fmt: skip
 
-        def citation_wrong(pick: str | None, answers: dict[int, dict], coll: str) -> str:
-            if not answers or not pick:
-                return "Pick the citation of the last answer that is wrong."
-            last = answers[max(answers)]
+        def record_wrong(shown: dict, number: int, coll: str) -> str:
             try:
-                service.feedback(last, "", [int(pick.strip("[]"))], coll)
+                service.feedback(shown, "", [number], coll)
             except Exception as exc:
                 return _error_text(exc)
-            return f"Thanks: citation {pick} recorded as wrong."
+            return f"Thanks: citation [{number}] recorded as wrong."
+
+        def citation_wrong(
+            pick: str | None, target: int | None, answers: dict[int, dict], coll: str
+        ) -> tuple[str, Any]:
+            shown = answers.get(target) if target is not None else None
+            if shown is None or not pick:
+                return "Pick the citation that is wrong.", gr.update()
+            return record_wrong(shown, int(pick.strip("[]")), coll), gr.update(visible=False)
 
         def export(answers: dict[int, dict]) -> Any:
             if not answers:
@@ -374,9 +408,11 @@ def build_app(service: ChatService) -> gr.Blocks:
             path = service.export_conversation([answers[i] for i in sorted(answers)])
             return gr.update(value=path, visible=True)
 
-        chatbot.like(on_like, [answered, collection], feedback_note, api_visibility="private")
-        mark_wrong.click(citation_wrong, [wrong_pick, answered, collection], feedback_note,
-                         api_visibility="private")  # fmt: skip
+        chatbot.like(on_like, [answered, collection],
+                     [feedback_note, wrong_row, wrong_pick, wrong_target],
+                     api_visibility="private")  # fmt: skip
+        mark_wrong.click(citation_wrong, [wrong_pick, wrong_target, answered, collection],
+                         [feedback_note, wrong_row], api_visibility="private")  # fmt: skip
         export_button.click(export, answered, export_file, api_visibility="private")
 
         # --- uploads and the index table ---------------------------------------------------

@@ -290,15 +290,24 @@ def test_thumbs_a_wrong_citation_and_the_markdown_export(page, ui_server) -> Non
 
     _ask(page, "Who accompanied Kim at the extended talks?")
     wait_for_answer(page)
-    page.locator("#chat .message.bot").last.hover()
-    page.locator("#chat button[aria-label='Like']").last.click()
+    # The actions are under the answer: the thumbs, and a flag whose menu says a citation
+    # is wrong (the row asking which one opens only when the answer has several).
+    answer = page.locator("#chat .message-row.bot-row").last
+    answer.hover()
+    answer.get_by_role("button", name="Like").click()
     expect(page.locator("#feedback-note")).to_contain_text("recorded as helpful")
-    page.locator("#wrong-pick input").click()
-    page.get_by_role("option", name="[1]").click()
-    page.locator("#mark-wrong").click()
+    answer.get_by_role("button", name="Feedback").hover()
+    answer.get_by_text("A citation is wrong").click()
+    if page.locator("#wrong-row").is_visible():
+        page.locator("#wrong-pick input").click()
+        page.get_by_role("option", name="[1]").click()
+        page.locator("#mark-wrong").click()
+        expect(page.locator("#wrong-row")).to_be_hidden()
     expect(page.locator("#feedback-note")).to_contain_text("citation [1] recorded as wrong")
+    page.screenshot(path=str(ARTIFACTS / "ui-feedback.png"), full_page=True)
     with page.expect_download() as download:
-        page.locator("#export").click()
+        # Export is in the chat's own toolbar.
+        page.locator("#chat").get_by_role("button", name="Export (Markdown)").click()
         page.locator("#export-file a").first.click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert "Who accompanied Kim at the extended talks?" in text and "[1]" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -186,6 +187,48 @@ def test_the_page_builds_with_its_api_endpoint(make_settings) -> None:
     app = build_app(service)
     api_names = {dep.api_name for dep in app.fns.values() if dep.api_name}
     assert "ask" in api_names
+
+
+def _handler(app, name: str):
+    (fn,) = [dep.fn for dep in app.fns.values() if getattr(dep.fn, "__name__", "") == name]
+    return fn
+
+
+def test_the_flag_under_an_answer_records_its_wrong_citation(make_settings, article) -> None:
+    """Thumbs and "a citation is wrong" are actions under each answer: one citation is
+    recorded at once; with several, the row that asks which opens for that answer."""
+    from ui.app import CITATION_WRONG
+
+    settings = make_settings()
+    service = ChatService(settings)
+    app = build_app(service)
+    on_like, citation_wrong = _handler(app, "on_like"), _handler(app, "citation_wrong")
+    one = _answer([_citation(article, 12, 56)]).to_json()
+    two = _answer([_citation(article, 12, 56), _citation(article, 0, 11)]).to_json()
+    answers = {1: one, 3: two}
+
+    def flag(index: int, liked):
+        return on_like(gr.LikeData(None, {"index": index, "value": "", "liked": liked}),
+                       answers, "seeds")  # fmt: skip
+
+    assert flag(1, True)[0] == "Thanks: recorded as helpful."
+    assert flag(1, CITATION_WRONG)[0] == "Thanks: citation [1] recorded as wrong."
+    note, row, pick, target = flag(3, CITATION_WRONG)
+    assert (note, row["visible"], pick["choices"], target) == ("", True, ["[1]", "[2]"], 3)
+    assert citation_wrong("[2]", target, answers, "seeds") == (
+        "Thanks: citation [2] recorded as wrong.",
+        gr.update(visible=False),
+    )
+    assert flag(0, False)[0] == "Only answers can be rated."  # the user's own message
+    assert flag(1, "")[0] == ""  # a thumb taken back records nothing
+    log = settings.store.home / "feedback" / "seeds.jsonl"
+    rows = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(r["rating"], r["wrong_citations"]) for r in rows] == [("up", []), ("", [1]),
+                                                                  ("", [2])]  # fmt: skip
+    assert rows[2]["answer"] == two["answer"] and len(rows[2]["citations"]) == 2
+    # The chat's own bin forgets what "New conversation" forgets.
+    forgets = [dep for dep in app.fns.values() if dep.fn.__name__ == "new_conversation"]
+    assert len(forgets) == 2
 
 
 def test_login_only_when_both_name_and_password_are_set(make_settings) -> None:
