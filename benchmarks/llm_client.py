@@ -62,7 +62,7 @@ def main() -> None:
     from qa.generate.backends.llama_index import LlamaIndexChatLLM, _openai_like
     from qa.generate.llm import LocalModelLLM, OpenAICompatibleLLM
     from qa.generate.prompts import answer_messages
-    from qa.retrieve.node_retriever import HybridNodeRetriever
+    from qa.retrieve.searcher import Search
     from qa.understand.profile import QuestionProfile
 
     settings = Settings(**({"llm_model": args.model} if args.model else {}))
@@ -78,9 +78,7 @@ def main() -> None:
     prompts = []
     for question in QUESTIONS:
         vector = assistant.embedder.embed([question])[0]
-        retriever = assistant.retriever
-        assert isinstance(retriever, HybridNodeRetriever)
-        hits = retriever.search.retrieve(question, settings.retrieval.top_k, query_vector=vector)
+        hits = assistant.searcher.hits(Search(question, vector))
         profile = QuestionProfile.of(question)
         evidence = select_evidence(profile, vector, hits, assistant.embedder, 4)
         prompts.append(answer_messages(profile, evidence, settings.generation.abstain_instruction))

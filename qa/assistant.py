@@ -34,6 +34,8 @@ from qa.generate.llm import make_llm
 from qa.pipeline import ABSTAIN_TEXT, AnswerPipeline
 from qa.retrieve.catalog import Catalog
 from qa.retrieve.filters import ArticleFilter
+from qa.retrieve.node_retriever import settings_filter
+from qa.retrieve.searcher import Searcher, searcher_for
 from qa.understand.question import clean_question
 
 if TYPE_CHECKING:
@@ -125,6 +127,11 @@ class Assistant:
                     filters=settings_filter(self.settings),
                 )
         return self._retriever
+
+    @property
+    def searcher(self) -> Searcher:
+        """Retrieval as the answering path uses it (the retriever, wrapped if it is not ours)."""
+        return searcher_for(self.retriever, settings_filter(self.settings))
 
     @property
     def pipeline(self) -> AnswerPipeline:
@@ -229,10 +236,8 @@ class Assistant:
 
     def invalidate(self) -> None:
         """The collection changed elsewhere: lexical search re-reads its index now."""
-        from qa.retrieve.node_retriever import HybridNodeRetriever
-
-        if isinstance(self._retriever, HybridNodeRetriever):
-            self._retriever.invalidate()
+        if self._retriever is not None:
+            self.searcher.invalidate()
 
     def ensure_indexed(self, progress: bool = False) -> IndexReport | None:
         """Index the default corpus when the collection is empty (first run); otherwise make

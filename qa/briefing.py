@@ -36,9 +36,8 @@ from qa.core.interfaces import Sampling, sampled
 from qa.core.text import as_data
 from qa.core.types import Answer, Citation, Draft, Evidence
 from qa.evidence.select import ranked_sentences
-from qa.retrieve.chunks import retrieve_hits
 from qa.retrieve.filters import ArticleFilter
-from qa.retrieve.node_retriever import HybridNodeRetriever, settings_filter
+from qa.retrieve.searcher import Search
 from qa.understand.profile import QuestionProfile
 from qa.understand.question import clean_question
 from qa.verify.citing import verify_reply
@@ -152,22 +151,8 @@ class Briefer:
         p = self.pipeline
         profile = QuestionProfile.of(topic, False)
         vector = p.embedder.embed([topic])[0]
-        retriever = p.retriever
-        if isinstance(retriever, HybridNodeRetriever):
-            hits = retriever.search.retrieve(
-                topic, BRIEF_CHUNKS, query_vector=vector, filters=retriever.resolved(filters)
-            )
-        else:
-            chosen = filters if filters is not None else settings_filter(p.settings)
-            hits = retrieve_hits(
-                retriever,
-                p.postprocessors,
-                search=topic,
-                search_vector=vector,
-                question=topic,
-                question_vector=vector,
-                filters=chosen,
-            )
+        # Wide: BRIEF_CHUNKS chunks, not top_k, and no reranker cutting them to a few.
+        hits = p.searcher.hits(Search(topic, vector, filters, BRIEF_CHUNKS))
         ranked = ranked_sentences(profile, vector, hits, p.embedder)
         min_relevance = p.settings.evidence.min_relevance
         titles = {e.article.path: e.article.title for e in ranked

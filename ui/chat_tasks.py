@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from index.text import MONTH_NAMES, WEEKDAY_NAMES
 from qa.core.errors import UserError
 from qa.retrieve.filters import ArticleFilter
-from qa.retrieve.node_retriever import HybridNodeRetriever
+from qa.retrieve.searcher import Search
 from qa.understand.question import clean_question
 
 if TYPE_CHECKING:
@@ -228,12 +228,8 @@ def retrieval(
     def retrieve(question: str) -> list[Passage]:
         try:
             asked = clean_question(question, service.settings.question.max_question_chars)
-            retriever = service.assistant(collection).retriever
-            if not isinstance(retriever, HybridNodeRetriever):
-                return []  # a retriever given by a caller: no search of ours to run
-            hits = retriever.search.retrieve(
-                asked, FOLLOW_UP_CHUNKS, filters=retriever.resolved(filters)
-            )
+            searcher = service.assistant(collection).searcher
+            hits = searcher.hits(Search(asked, filters=filters, top_k=FOLLOW_UP_CHUNKS))
         except UserError:
             return []  # suggestions are optional: a question that cannot be searched has none
         return [Passage(h.chunk.outlet, h.chunk.text) for h in hits]

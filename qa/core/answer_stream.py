@@ -10,6 +10,7 @@ llama-index streaming response reads them).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -45,6 +46,20 @@ class VerifiedText:
 
 
 StreamEvent = Progress | SourcesFound | VerifiedText
+
+
+class Clock:
+    """An answer's timings: seconds since the question arrived, or a stage's own."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, name: str, seconds: float | None = None, first: bool = False) -> None:
+        """Record `name`: now (since the start), or `seconds`; `first`: only once."""
+        if not (first and name in self.timings):
+            since = time.perf_counter() - self.started
+            self.timings[name] = since if seconds is None else seconds
 
 
 class AnswerStream(Iterator[str]):

@@ -82,6 +82,17 @@ class Completion:
     logprobs: list[TokenLogprob] | None = None  # None: the backend gives none
 
 
+@dataclass(frozen=True)
+class Reply:
+    """One answer call as a value: what was asked, what came back, and when."""
+
+    text: str
+    prompt: tuple[Message, ...] = ()  # empty: no single prompt (a reply combined from claims)
+    logprobs: tuple[TokenLogprob, ...] = ()  # empty where the backend gives none
+    first_token_s: float | None = None  # from the call to its first piece
+    seconds: float = 0.0  # the whole call
+
+
 @runtime_checkable
 class LLM(Protocol):
     name: str
@@ -158,6 +169,7 @@ __all__ = [
     "LLMCapabilities",
     "Message",
     "PLAIN_SAMPLING",
+    "Reply",
     "Sampling",
     "Store",
     "StreamingBackend",

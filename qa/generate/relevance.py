@@ -50,3 +50,14 @@ __all__ = [
     "likeliest_first",
     "p_relevant",
 ]
+
+
+class RelevanceJudge:
+    """`judged_by_model` with its model and width fixed: (question, ranked, limit) -> chosen."""
+
+    def __init__(self, llm: LLM, judge_top: int) -> None:
+        self.llm = llm
+        self.judge_top = judge_top
+
+    def __call__(self, question: str, ranked: list[Evidence], limit: int) -> list[Evidence]:
+        return judged_by_model(self.llm, question, ranked, self.judge_top, limit)

@@ -1,12 +1,13 @@
-"""The retrieval stage: chunks for a question, as our `Hit`s.
+"""The retrieval stage's component: chunks for a question, as our `Hit`s.
 
-Our own retriever is searched directly (no llama-index nodes on the way). Any other
-llama-index retriever, and any node postprocessors (a reranker), are run through nodes, the
-llama-index boundary, and their results read back as hits."""
+A `Searcher` (ours, or any llama-index retriever wrapped: qa/retrieve/searcher.py) finds the
+chunks; any node postprocessors (a reranker) then run through nodes, the llama-index
+boundary, and their results are read back as hits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
@@ -14,39 +15,51 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import QueryBundle
 
 from qa.retrieve.filters import ArticleFilter
-from qa.retrieve.hybrid import Hit, one_per_group
-from qa.retrieve.node_retriever import HybridNodeRetriever, hit_of_node, hit_to_node
+from qa.retrieve.hybrid import Hit
+from qa.retrieve.node_retriever import hit_of_node, hit_to_node
+from qa.retrieve.searcher import Search, Searcher, searcher_for
 
 
-def retrieve_hits(
-    retriever: BaseRetriever,
-    postprocessors: Sequence[BaseNodePostprocessor],
-    *,
-    search: str,
-    search_vector: np.ndarray,
-    question: str,
-    question_vector: np.ndarray,
-    filters: ArticleFilter | None = None,
-) -> list[Hit]:
-    """Chunks for `search` (what is searched for), postprocessed against `question` (what
-    is asked; a follow-up searches with more words than it asks). `filters` are applied
-    inside our own retriever's searches; another retriever's chunks are filtered after."""
-    if isinstance(retriever, HybridNodeRetriever):
-        hits = retriever.search.retrieve(
-            search,
-            retriever.similarity_top_k,
-            query_vector=search_vector,
-            filters=retriever.resolved(filters),
+@dataclass(frozen=True)
+class RetrievalScores:
+    """The best scores of what retrieval returned for the question."""
+
+    dense_max: float = 0.0
+    bm25_max: float = 0.0
+
+    def with_hits(self, hits: Sequence[Hit]) -> RetrievalScores:
+        return RetrievalScores(
+            max([self.dense_max, *(h.dense for h in hits if h.dense is not None)]),
+            max([self.bm25_max, *(h.bm25 for h in hits if h.bm25 is not None)]),
         )
-    else:
-        bundle = QueryBundle(search, embedding=[float(x) for x in search_vector])
-        hits = one_per_group([hit_of_node(n) for n in retriever.retrieve(bundle)])
-        if filters is not None and not filters.empty:
-            hits = [h for h in hits if filters.allows(h.chunk.article)]
-    if not postprocessors:
-        return hits
-    nodes = [hit_to_node(h) for h in hits]
-    asked = QueryBundle(question, embedding=[float(x) for x in question_vector])
-    for postprocessor in postprocessors:
-        nodes = postprocessor.postprocess_nodes(nodes, query_bundle=asked)
-    return [hit_of_node(n) for n in nodes]
+
+
+class Retrieval:
+    """Search, then postprocess. `run` searches for `search` (a follow-up searches with more
+    words than it asks) and postprocesses against `question` (what is asked)."""
+
+    def __init__(
+        self,
+        retriever: BaseRetriever | Searcher,
+        postprocessors: Sequence[BaseNodePostprocessor] = (),
+    ) -> None:
+        self.searcher = searcher_for(retriever)
+        self.postprocessors = list(postprocessors)
+
+    def run(
+        self,
+        *,
+        search: str,
+        search_vector: np.ndarray,
+        question: str,
+        question_vector: np.ndarray,
+        filters: ArticleFilter | None = None,
+    ) -> list[Hit]:
+        hits = self.searcher.hits(Search(search, search_vector, filters))
+        if not self.postprocessors:
+            return hits
+        nodes = [hit_to_node(h) for h in hits]
+        asked = QueryBundle(question, embedding=[float(x) for x in question_vector])
+        for postprocessor in self.postprocessors:
+            nodes = postprocessor.postprocess_nodes(nodes, query_bundle=asked)
+        return [hit_of_node(n) for n in nodes]

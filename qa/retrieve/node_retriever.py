@@ -8,6 +8,7 @@ dense cosine and BM25 score ride along in metadata. It plugs into any llama-inde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,14 +19,17 @@ from index.embedding import Embedder, embedder_from_settings
 from index.lexical import LexicalIndex
 from index.nodes import chunk_to_node, node_to_chunk
 from index.sentences import split_sentences
-from index.store import ChunkStore, Store, open_client
+from index.store import ChunkStore, FileRecord, Store, open_client
 from index.types import Chunk, Span
 from qa.core.settings import Settings
+from qa.retrieve.catalog import Catalog
 from qa.retrieve.filters import ArticleFilter, from_metadata_filters
 from qa.retrieve.hybrid import Hit, HybridRetriever
 
 if TYPE_CHECKING:
     from llama_index.core.vector_stores.types import MetadataFilters
+
+    from qa.retrieve.searcher import Search
 
 # Retrieval bookkeeping: neither an LLM nor an embedder should read it as node text.
 SCORE_KEYS = ["dense_score", "bm25_score"]
@@ -140,6 +144,25 @@ class HybridNodeRetriever(BaseRetriever):
     def invalidate(self) -> None:
         """Re-read the BM25 index's manifest (a change is also noticed on the next query)."""
         self.search.invalidate()
+
+    # --- the Searcher interface (qa/retrieve/searcher.py) ---------------------------------
+    @property
+    def default_filter(self) -> ArticleFilter:
+        return self.filters
+
+    def hits(self, search: Search) -> list[Hit]:
+        """Filtered inside both searches (none of the k spent on an excluded article)."""
+        k = search.top_k or self.similarity_top_k
+        return self.search.retrieve(search.query, k, search.vector, self.resolved(search.filters))
+
+    def resolve(self, filters: ArticleFilter) -> ArticleFilter:
+        return self.resolved(filters)
+
+    def catalog(self) -> Catalog:
+        return self.search.catalog()
+
+    def group_members(self, groups: Sequence[str]) -> dict[str, list[FileRecord]]:
+        return self.search.store.group_members(groups)
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         vector = (

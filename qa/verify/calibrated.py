@@ -110,6 +110,15 @@ class CalibratedDecision:
         models = {name: LogisticModel.from_json(m) for name, m in data["models"].items()}
         return cls(models, target_precision, data.get("fitted", {}), answering_model)
 
+    @classmethod
+    def shipped(
+        cls, target_precision: float | None, answering_model: str
+    ) -> CalibratedDecision | None:
+        """The decision fitted and shipped with the package; None where it is missing."""
+        if not CALIBRATION_FILE.exists():
+            return None
+        return cls.load(target_precision, answering_model=answering_model)
+
     @property
     def fitted_here(self) -> bool:
         """The drafts come from the model the fit was made with (or either is unknown)."""

@@ -16,15 +16,22 @@ judged from, quoted and cited, rather than an abstention.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from index.embedding import Embedder
+from qa.core.interfaces import LLM
 from qa.core.markers import marker_numbers, replace_markers
+from qa.core.settings import VerificationSettings
 from qa.core.types import Citation, Draft, Evidence
+from qa.generate.writing import ReplyWriter
 from qa.understand.profile import QuestionProfile
 from qa.understand.question_kind import split_polarity
-from qa.verify.citing import said_not_in_articles
+from qa.verify.answer_judge import answer_yes_or_no
+from qa.verify.citing import said_not_in_articles, verify_reply
 from qa.verify.step import StepContext
 
+log = logging.getLogger(__name__)
 MAX_QUOTED = 3
 KEPT_JUDGEMENT = "a judgement over reports: its Yes/No kept with the passages it was judged from"
 
@@ -114,3 +121,38 @@ def judgement_with_quotes(
     citations = [Citation.of(e, 1.0) for e in quoted]  # a quote states itself
     text = f"{polarity}. Going by these passages: {passages}"
     return Draft(text, citations, False, reason=KEPT_JUDGEMENT)
+
+
+@dataclass(frozen=True)
+class ClaimByClaim:
+    """A yes/no question joining claims, answered claim by claim from each part's evidence
+    and combined; None when it is not one or a claim is left unanswered."""
+
+    writer: ReplyWriter
+    embedder: Embedder
+    llm: LLM
+    settings: VerificationSettings
+
+    def run(
+        self, question: QuestionProfile, parts: list[list[Evidence]], evidence: list[Evidence]
+    ) -> str | None:
+        claims = question.claims
+        if not claims or len(claims) != len(parts):
+            return None
+        answers = []
+        for claim, part in zip(claims, parts, strict=True):
+            answers.append(self._answer(QuestionProfile.of(claim, False), part))
+            if answers[-1].verified.abstained:
+                break
+        combined = combined_reply(answers, evidence)
+        log.info("claims %s -> %r", [(a.question, a.polarity) for a in answers], combined)
+        return combined
+
+    def _answer(self, question: QuestionProfile, evidence: list[Evidence]) -> ClaimAnswer:
+        reply = self.writer.run(question, evidence).text
+        s = self.settings
+        verified = verify_reply(reply, question, evidence, self.embedder, s.min_support)
+        polarity, _ = split_polarity(verified.text)
+        if not polarity and not verified.abstained:
+            polarity = answer_yes_or_no(self.llm, question.text, evidence, s.judge_grammar)
+        return ClaimAnswer(question.text, polarity, verified)

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from index.embedding import Embedder
 from index.sentences import split_sentences
 from qa.core.answer_stream import VerifiedText
-from qa.core.types import Draft
+from qa.core.types import Draft, Evidence
+from qa.understand.profile import QuestionProfile
+from qa.verify.citing import verify_reply
 
 
 def complete_sentences(text: str) -> str:
@@ -33,6 +36,19 @@ class SentenceRelease:
         self._draft = ""
         self._checked = ""
         self.released: VerifiedText | None = None
+
+    @classmethod
+    def checking(
+        cls,
+        question: QuestionProfile,
+        evidence: list[Evidence],
+        embedder: Embedder,
+        min_support: float,
+        names_given: bool | None = None,
+    ) -> SentenceRelease:
+        """Released once the first step of the final verification passes (`verify_reply`)."""
+        return cls(lambda reply: verify_reply(reply, question, evidence, embedder, min_support,
+                                              names_given))  # fmt: skip
 
     def add(self, piece: str) -> VerifiedText | None:
         self._draft += piece

@@ -146,3 +146,59 @@ def test_python_dash_m_runs_the_cli_and_the_runtime_entry_points() -> None:
             [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
         )
         assert "usage: " in done.stdout, (module, done.stderr[-500:])  # its main() ran
+
+
+# --- each stage a component (issue: "pipeline.py sequences and decides") -----------------------
+ANSWERING_STAGES = ["understand", "retrieve", "evidence", "generate", "verify"]
+# Classes of retrievers a module could test for to reach past the `Searcher` interface.
+CONCRETE_RETRIEVERS = {"HybridNodeRetriever", "HybridRetriever", "RetrieverSearcher"}
+PIPELINE_MAX_LINES = 250
+
+
+def _tested_classes(path: Path) -> set[str]:
+    """The class names `path` passes to isinstance/issubclass (alone or in a tuple)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in (
+            "isinstance",
+            "issubclass",
+        ):
+            kinds = node.args[1] if len(node.args) > 1 else None
+            for kind in kinds.elts if isinstance(kinds, ast.Tuple) else [kinds]:
+                name = getattr(kind, "id", None) or getattr(kind, "attr", None)
+                if name:
+                    found.add(name)
+    return found
+
+
+CODE = {**ALL, **_modules("benchmarks")}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in CODE if not m.startswith("qa.retrieve")))
+def test_only_the_retrieval_stage_tells_retrievers_apart(module: str) -> None:
+    assert not _tested_classes(CODE[module]) & CONCRETE_RETRIEVERS, (
+        f"{module} tests for a concrete retriever: use the Searcher interface"
+    )
+
+
+def test_the_retriever_check_sees_a_downcast(tmp_path: Path) -> None:
+    source = tmp_path / "x.py"
+    source.write_text("ok = isinstance(r, (int, node_retriever.HybridNodeRetriever))\n")
+    assert "HybridNodeRetriever" in _tested_classes(source)
+
+
+def test_the_pipeline_sequences_and_decides_in_few_lines() -> None:
+    lines = (ROOT / "qa" / "pipeline.py").read_text(encoding="utf-8").count("\n")
+    assert lines < PIPELINE_MAX_LINES, f"qa/pipeline.py has {lines} lines"
+
+
+@pytest.mark.parametrize("stage", ANSWERING_STAGES)
+def test_every_stage_says_what_it_offers(stage: str) -> None:
+    package = importlib.import_module(f"qa.{stage}")
+    offered = getattr(package, "__all__", None)
+    assert offered, f"qa/{stage}/__init__.py declares no __all__"
+    for name in offered:
+        assert getattr(package, name) is not None
+    # Its component: a class with `run`, or (retrieval) the interface it searches through.
+    assert any(isinstance(getattr(package, n), type) and hasattr(getattr(package, n), "run")
+               for n in offered), f"qa.{stage} offers no component with run()"  # fmt: skip

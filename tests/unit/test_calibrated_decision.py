@@ -217,9 +217,12 @@ def test_the_shipped_models_carry_their_best_targets() -> None:
     assert decision.models["no_logprobs"].threshold(0.9) == 0.0
 
 
-def _pipeline(assistant: Assistant, llm: FakeLLM, target: float) -> AnswerPipeline:
+def _pipeline(assistant: Assistant, llm: FakeLLM, target: float, **update) -> AnswerPipeline:
+    """A pipeline of the assistant's settings with `update` (a pipeline's settings are fixed
+    when it is built: each stage's component holds its own section)."""
+    settings = assistant.settings.model_copy(update=update)
     pipeline = AnswerPipeline(
-        assistant.settings, llm=llm, embedder=assistant.embedder, retriever=assistant.retriever
+        settings, llm=llm, embedder=assistant.embedder, retriever=assistant.retriever
     )
     pipeline.calibrated = _decision(target)
     return pipeline
@@ -286,8 +289,7 @@ def test_the_best_cited_sentence_counts_and_unknowns_are_skipped() -> None:
 
 def test_the_judgements_can_be_turned_off(indexed_assistant: Assistant) -> None:
     llm = LogprobFake(0.9)
-    pipeline = _pipeline(indexed_assistant, llm, 0.0)
-    pipeline.settings = pipeline.settings.model_copy(update={"confidence_judgements": False})
+    pipeline = _pipeline(indexed_assistant, llm, 0.0, confidence_judgements=False)
     answer = pipeline.stream(QUESTION).answer
     assert len(llm.judged) == 1  # the choice of source only
     assert not set(JUDGED_SIGNALS) & set(answer.signals)
@@ -296,8 +298,7 @@ def test_the_judgements_can_be_turned_off(indexed_assistant: Assistant) -> None:
 
 def test_the_choice_of_source_can_be_turned_off(indexed_assistant: Assistant) -> None:
     llm = LogprobFake(0.9)
-    pipeline = _pipeline(indexed_assistant, llm, 0.0)
-    pipeline.settings = pipeline.settings.model_copy(update={"choice_signal": False})
+    pipeline = _pipeline(indexed_assistant, llm, 0.0, choice_signal=False)
     answer = pipeline.stream(QUESTION).answer
     assert all(m[-1]["content"] != CHOICE_QUESTION for m, _ in llm.judged)
     assert not set(CHOICE_SIGNALS) & set(answer.signals)
@@ -308,9 +309,8 @@ def test_without_the_judgement_and_the_choice_the_logprob_model_decides(
     indexed_assistant: Assistant,
 ) -> None:
     llm = LogprobFake(0.9)
-    pipeline = _pipeline(indexed_assistant, llm, 0.0)
-    off = {"confidence_judgements": False, "choice_signal": False}
-    pipeline.settings = pipeline.settings.model_copy(update=off)
+    pipeline = _pipeline(indexed_assistant, llm, 0.0, confidence_judgements=False,
+                         choice_signal=False)  # fmt: skip
     answer = pipeline.stream(QUESTION).answer
     assert not llm.judged and "reply_logprob_mean" in answer.signals
     # The model fitted on the reply's log-probabilities decides, and the decision says so.
@@ -328,13 +328,13 @@ class _RefuseAfterCiting:
 def test_a_draft_a_rule_withheld_is_scored_when_asked(indexed_assistant: Assistant) -> None:
     """For measuring a rule: the cited draft it held back keeps its signals (qa eval)."""
     llm = LogprobFake(0.6)
-    pipeline = _pipeline(indexed_assistant, llm, 0.0)
-    pipeline.steps[2] = _RefuseAfterCiting()
-    pipeline.steps.pop()  # no evidence-led answer: the rule's abstention stands
-    answer = pipeline.stream(QUESTION).answer
-    assert answer.abstained and answer.held == {}  # not asked: no extra call
-    pipeline.settings = pipeline.settings.model_copy(update={"score_withheld": True})
-    answer = pipeline.stream(QUESTION).answer
+    for score_withheld in (False, True):
+        pipeline = _pipeline(indexed_assistant, llm, 0.0, score_withheld=score_withheld)
+        pipeline.steps[2] = _RefuseAfterCiting()
+        pipeline.steps.pop()  # no evidence-led answer: the rule's abstention stands
+        answer = pipeline.stream(QUESTION).answer
+        if not score_withheld:
+            assert answer.abstained and answer.held == {}  # not asked: no extra call
     assert answer.abstained and answer.decision == "abstained at answer_check: a test rule refuses"
     assert answer.held["step"] == "answer_check" and "[1]" in answer.held["text"]
     assert set(answer.held["signals"]) == set(SIGNALS)
@@ -356,14 +356,14 @@ class _RelevanceFake(LogprobFake):
 def test_the_model_picks_the_evidence_among_the_best_few(indexed_assistant: Assistant) -> None:
     from qa.evidence.select import ranked_sentences
     from qa.generate.relevance import judged_by_model
-    from qa.retrieve.chunks import retrieve_hits
+    from qa.retrieve.chunks import Retrieval
     from qa.understand.profile import QuestionProfile
 
     a = indexed_assistant
     profile = QuestionProfile.of(QUESTION)
     vector = a.embedder.embed([QUESTION])[0]
-    hits = retrieve_hits(a.retriever, [], search=QUESTION, search_vector=vector,
-                         question=QUESTION, question_vector=vector)  # fmt: skip
+    hits = Retrieval(a.retriever).run(search=QUESTION, search_vector=vector,
+                                      question=QUESTION, question_vector=vector)  # fmt: skip
     ranked = ranked_sentences(profile, vector, hits, a.embedder)
     llm = _RelevanceFake()
     chosen = judged_by_model(llm, QUESTION, ranked, judge_top=len(ranked), limit=2)

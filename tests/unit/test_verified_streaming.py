@@ -29,7 +29,7 @@ class WordByWord(StreamingFake):
     def __init__(self, reply: str) -> None:
         self.reply = reply
 
-    def stream_chat(self, messages, max_tokens, stop, **kwargs) -> Iterator[str]:
+    def stream_chat(self, messages, max_tokens, stop, grammar="", logprobs=None) -> Iterator[str]:
         words = self.reply.split(" ")
         for n, word in enumerate(words):
             yield word if n == 0 else " " + word
@@ -64,10 +64,10 @@ def test_the_pipeline_shows_sources_first_then_only_verified_sentences(make_sett
         answer_claims=False,
         min_relevance=-1.0,
     )
-    assistant = Assistant(settings, llm=WordByWord(""))
-    assistant.ensure_indexed()
-    first = assistant.pipeline.candidates(QUESTION)[0].text
-    assistant.pipeline.llm = WordByWord(f"{first} [1] {INVENTED} [1]")
+    indexing = Assistant(settings, llm=WordByWord(""))
+    indexing.ensure_indexed()
+    first = indexing.pipeline.candidates(QUESTION)[0].text
+    assistant = Assistant(settings, llm=WordByWord(f"{first} [1] {INVENTED} [1]"))
 
     stream = assistant.stream(QUESTION)
     events = list(stream.events())
