@@ -41,7 +41,8 @@ from qa.verify.signals import CHOICE_SIGNALS, JUDGED_SIGNALS, LOGPROB_SIGNALS, S
 
 DATA_FILE = Path(__file__).with_name("calibration_data.jsonl")
 # The signals each model reads. All of SIGNALS are logged; these subsets ranked best out
-# of fold among the three compared (all signals, these, and five of them; docs/evaluation.md):
+# of fold among the three compared (all signals, these, and five of them;
+# docs/evaluation-history.md, "Calibrated answers: first fit"):
 # with 15 signals and a few hundred drafts the fit overfits.
 DECISION_SIGNALS = ("relevance_max", "relevance_mean", "support_min", "support_mean",
                     "answer_words", "rewritten")  # fmt: skip

@@ -1,7 +1,8 @@
 """Metrics for the evaluation harness: answer correctness, citations, retrieval, latency.
 
 Every function is pure (apart from `quote_valid`, which reads article files) so the harness
-can recompute any number from a saved predictions file. Definitions: docs/evaluation.md.
+can recompute any number from a saved predictions file. Definitions: docs/evaluation.md
+(in full: docs/evaluation-history.md, "Metrics").
 """
 
 from __future__ import annotations

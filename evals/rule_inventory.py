@@ -1,7 +1,7 @@
 """`python -m evals.rule_inventory`: the hand-made English rules left in the answering path.
 
 The calibrated decision is meant to replace word lists and patterns, so their number is
-tracked, counted the same way every time (docs/evaluation.md):
+tracked, counted the same way every time (docs/evaluation-history.md, the rule groups):
 
 - a **regex site** is a call of the `re` module (compile, search, match, sub, split, ...);
 - a **word list** is a literal collection of three or more words, a string of three or more

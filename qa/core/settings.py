@@ -100,7 +100,7 @@ class RetrievalSettings(BaseModel):
     reranker: Literal["none", "llm"] = Field(
         default="none",
         description="Rerank the top_k chunks before evidence selection: 'llm' asks the answering "
-        "model (llama-index LLMRerank). Off: it did not win on the packs (docs/evaluation.md).",
+        "model (llama-index LLMRerank). Off: it did not win on the packs (docs/llama-index.md).",
     )
     rerank_top_n: int = Field(default=3, ge=1, le=50, description="Chunks the reranker keeps.")
     since: date | None = Field(
@@ -243,7 +243,7 @@ class VerificationSettings(BaseModel):
         default=False,
         description="Constrain the answering path's yes/no judgements and extractions with a "
         "GBNF grammar where the backend honours one. Off: the judgements the gold sets were "
-        "measured with read the model's free reply (docs/evaluation.md); turning it on "
+        "measured with read the model's free reply; turning it on "
         "changes answers, so measure before you do.",
     )
     target_precision: float | None = Field(

@@ -3,7 +3,7 @@
 `llm`: llama-index's `LLMRerank` asks the answering model which retrieved chunks answer the
 question and keeps the best `rerank_top_n`. Our LLM (any backend) is handed to it as a
 llama-index LLM, so the reranker shares the model process with the answers. Off by default:
-docs/evaluation.md has the measurement.
+docs/llama-index.md has the measurement.
 """
 
 from __future__ import annotations

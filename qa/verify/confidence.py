@@ -14,7 +14,8 @@
 
 P(True) ("is your answer right?") and P(Yes) of "does the answer give what is asked?" were
 asked too until they were measured against these on the news sets: neither added to the
-fit out of fold, so both calls were removed (docs/evaluation.md, "Lead with the evidence").
+fit out of fold, so both calls were removed (docs/evaluation-history.md, "Lead with the
+evidence").
 Where a backend gives no log-probabilities all are None, and the decision says it was made
 without them (qa/verify/calibrated.py).
 """

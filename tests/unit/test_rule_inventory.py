@@ -67,7 +67,7 @@ def test_the_answering_path_gains_no_rules_unmeasured() -> None:
     totals = rule_inventory.totals(rule_inventory.inventory())
     # +1 site, list and 3 words: the "latest / most recent / newest" cue of the news
     # features (qa/understand/time_window.py), measured on the 5 gold questions it fires on
-    # (docs/evaluation.md, "News features").
+    # (docs/evaluation-history.md, "News features").
     # +1 site: a pair of names ("the summit Kim-Putin") states neither name alone
     # (qa/verify/support.py), the wrong "Moscow and Vladivostok" answer's class, measured
     # with the strict key-fact rule (docs/evaluation.md, "Lead with the evidence").
