@@ -292,9 +292,9 @@ def test_thumbs_a_wrong_citation_and_the_markdown_export(page, ui_server) -> Non
     wait_for_answer(page)
     # The actions are under the answer: the thumbs, and a flag whose menu says a citation
     # is wrong (the row asking which one opens only when the answer has several).
-    answer = page.locator("#chat .message-row.bot-row").last
-    answer.hover()
-    answer.get_by_role("button", name="Like").click()
+    page.locator("#chat .message.bot").last.hover()
+    answer = page.locator("#chat .message-buttons-left").last  # the row under the answer
+    answer.get_by_role("button", name="Like", exact=True).click()
     expect(page.locator("#feedback-note")).to_contain_text("recorded as helpful")
     answer.get_by_role("button", name="Feedback").hover()
     answer.get_by_text("A citation is wrong").click()
