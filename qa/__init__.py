@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from qa.core.errors import UserError
     from qa.core.settings import Settings
     from qa.core.types import Answer, Citation, RetrievedSource
+    from qa.evidence.postprocessor import SentenceEvidencePostprocessor
+    from qa.generate.backends.llama_index import packaged_model_llm
+    from qa.retrieve.node_retriever import HybridNodeRetriever
 
 # Imported on first use, so that light entry points (the model process, `qa doctor`'s
 # CPU check) start without loading the store and the embedder's libraries.
@@ -27,11 +30,14 @@ _EXPORTS = {
     "Assistant": "qa.assistant",
     "Citation": "qa.core.types",
     "Conversation": "qa.assistant",
+    "HybridNodeRetriever": "qa.retrieve.node_retriever",
     "IndexReport": "index.indexer",
     "InputError": "qa.assistant",
     "RetrievedSource": "qa.core.types",
+    "SentenceEvidencePostprocessor": "qa.evidence.postprocessor",
     "Settings": "qa.core.settings",
     "UserError": "qa.core.errors",
+    "packaged_model_llm": "qa.generate.backends.llama_index",
 }
 
 __all__ = [
@@ -42,11 +48,14 @@ __all__ = [
     "Assistant",
     "Citation",
     "Conversation",
+    "HybridNodeRetriever",
     "IndexReport",
     "InputError",
     "RetrievedSource",
+    "SentenceEvidencePostprocessor",
     "Settings",
     "UserError",
+    "packaged_model_llm",
 ]
 
 
