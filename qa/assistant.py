@@ -305,9 +305,7 @@ class Assistant:
 
     def stream_brief(self, topic: str, filters: ArticleFilter | None = None) -> AnswerStream:
         """The briefing as the model writes it; then `.answer` is the verified briefing."""
-        from qa.briefing import Briefer
-
-        return Briefer(self.pipeline).stream(topic, filters)
+        return self.pipeline.brief(topic, filters)
 
     def as_query_engine(self, **kwargs: Any) -> VerifiedQueryEngine:
         from qa.engines import VerifiedQueryEngine

@@ -16,8 +16,10 @@
             (qa/evidence/timeline.py: "As of April 23, 2019, ...", "The April 25, 2019
             report says ...").
 
-A briefing is an `Answer` (question = the topic), so the page, the API and `--json` show it
-like any answer.
+A briefing is a recipe of the one answering path (qa/recipes.py): these three components
+in place of an answer's reading, evidence and writing, then the same streamed check,
+verification and decision. It is an `Answer` (question = the topic, kind "briefing"), so the
+page, the API and `--json` show it like any answer.
 """
 
 from __future__ import annotations
@@ -25,26 +27,23 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from index.embedding import Embedder
 from index.sentences import split_sentences
-from qa.core.answer_stream import AnswerStream, Progress, SourcesFound, StreamEvent
-from qa.core.interfaces import Sampling, sampled
+from qa.core.interfaces import LLM, Message, Sampling, sampled
 from qa.core.text import as_data
-from qa.core.types import Answer, Citation, Draft, Evidence
+from qa.core.types import Evidence
+from qa.evidence.gather import Gathered, retrieved_sources
 from qa.evidence.select import ranked_sentences
+from qa.generate.writing import Writing
 from qa.retrieve.filters import ArticleFilter
-from qa.retrieve.searcher import Search
+from qa.retrieve.searcher import Search, Searcher
 from qa.understand.profile import QuestionProfile
 from qa.understand.question import clean_question
-from qa.verify.citing import verify_reply
-from qa.verify.streaming import SentenceRelease
-
-if TYPE_CHECKING:
-    from qa.pipeline import AnswerPipeline
+from qa.understand.understanding import Understood
 
 BRIEF_CHUNKS = 16  # chunks retrieved for a briefing (an answer reads top_k, 5)
 MAX_SENTENCES = 5  # the briefing's length, one sentence per report
@@ -137,110 +136,70 @@ def first_sentences(text: str, n: int) -> str | None:
     return text[: markers.end() if markers else end]
 
 
-class Briefer:
-    """Briefings over the pipeline's retriever, embedder and model."""
+class BriefingTopic:
+    """The reading stage of a briefing: the topic as given (no follow-ups), verified as
+    "what has been reported about it" (its names are the subject, not claims)."""
 
-    def __init__(self, pipeline: AnswerPipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
 
-    def stream(self, topic: str, filters: ArticleFilter | None = None) -> AnswerStream:
-        return AnswerStream(self._stages(topic, filters))
+    def run(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Understood:
+        topic = clean_question(question, self.max_chars)
+        profile = QuestionProfile.of(f"What has been reported about {topic}?", False)
+        return Understood(topic, topic, topic, profile)
 
-    def evidence(self, topic: str, filters: ArticleFilter | None = None) -> list[Evidence]:
-        """The map step's sentences for `topic`."""
-        p = self.pipeline
-        profile = QuestionProfile.of(topic, False)
-        vector = p.embedder.embed([topic])[0]
+
+class BriefingEvidence:
+    """The map step: `run(..., search=topic, ...)` -> one sentence per relevant report."""
+
+    def __init__(self, searcher: Searcher, embedder: Embedder, min_relevance: float) -> None:
+        self.searcher = searcher
+        self.embedder = embedder
+        self.min_relevance = min_relevance
+
+    def run(self, question: QuestionProfile, search: str, filters: ArticleFilter) -> Gathered:
+        started = time.perf_counter()
+        topic = QuestionProfile.of(search, False)
+        vector = self.embedder.embed([search])[0]
         # Wide: BRIEF_CHUNKS chunks, not top_k, and no reranker cutting them to a few.
-        hits = p.searcher.hits(Search(topic, vector, filters, BRIEF_CHUNKS))
-        ranked = ranked_sentences(profile, vector, hits, p.embedder)
-        min_relevance = p.settings.evidence.min_relevance
+        hits = self.searcher.hits(Search(search, vector, filters, BRIEF_CHUNKS))
+        ranked = ranked_sentences(topic, vector, hits, self.embedder)
         titles = {e.article.path: e.article.title for e in ranked
-                  if e.relevance >= min_relevance and e.article.title}  # fmt: skip
+                  if e.relevance >= self.min_relevance and e.article.title}  # fmt: skip
         headlines: dict[str, np.ndarray] = {}
         if titles:
-            headlines = dict(zip(titles, p.embedder.embed(list(titles.values())), strict=True))
-        return best_by_article(ranked, min_relevance, headlines)
-
-    def _stages(
-        self, topic: str, filters: ArticleFilter | None
-    ) -> Generator[str | StreamEvent, None, Answer]:
-        p = self.pipeline
-        started = time.perf_counter()
-        topic = clean_question(topic, p.settings.question.max_question_chars)
-        yield Progress("searching")
-        evidence = self.evidence(topic, filters)
-        timings = {"retrieve": time.perf_counter() - started}
-        if not evidence:
-            yield NOTHING_TEXT
-            return self._answer(topic, Draft(NOTHING_TEXT, [], True, reason="nothing relevant"),
-                                "", timings, started, filters)  # fmt: skip
-        log.info("briefing on %r from %d sentences of %d articles", topic, len(evidence),
+            vectors = self.embedder.embed(list(titles.values()))
+            headlines = dict(zip(titles, vectors, strict=True))
+        evidence = best_by_article(ranked, self.min_relevance, headlines)
+        log.info("briefing on %r from %d sentences of %d articles", search, len(evidence),
                  len({e.article.path for e in evidence}))  # fmt: skip
-        yield SourcesFound([Citation.of(e, e.score) for e in evidence])
-        yield Progress("writing")
-        profile = QuestionProfile.of(f"What has been reported about {topic}?", False)
-        min_support = p.settings.verification.min_support
+        return Gathered(evidence, retrieved=retrieved_sources(hits),
+                        no_evidence="" if evidence else "nothing relevant",
+                        seconds=time.perf_counter() - started)  # fmt: skip
 
-        def verify(reply: str) -> Draft:
-            # The topic's names are the briefing's subject, not claims each sentence repeats.
-            return verify_reply(reply, profile, evidence, p.embedder, min_support, True)
 
-        release = SentenceRelease(verify)
-        raw = ""
-        pieces = sampled(
-            p.llm.stream_chat(
-                briefing_messages(topic, evidence), BRIEF_TOKENS, ["\n\nSources:", "Topic:"]
-            ),
-            BRIEF_SAMPLING,
-        )
+class BriefWriter:
+    """The reduce step: one model call, with a repeat penalty, stopped after MAX_SENTENCES."""
+
+    def __init__(self, llm: LLM) -> None:
+        self.llm = llm
+
+    def start(self, question: Understood, evidence: list[Evidence]) -> Writing:
+        prompt = briefing_messages(question.query, evidence)  # the topic
+        return Writing(prompt, lambda logprobs: self._pieces(prompt))
+
+    def _pieces(self, prompt: list[Message]) -> Iterator[str]:
+        stream = self.llm.stream_chat(prompt, BRIEF_TOKENS, ["\n\nSources:", "Topic:"])
+        pieces = sampled(stream, BRIEF_SAMPLING)
+        written = ""
         for piece in pieces:
-            if not raw:
-                timings["ttft"] = time.perf_counter() - started
             # Enough written: stop the model (closing the stream ends its request), whatever
             # the backend does with a repeat penalty.
-            cut = first_sentences(raw + piece, MAX_SENTENCES)
-            piece = piece if cut is None else cut[len(raw) :]
-            raw = raw + piece if cut is None else cut
+            cut = first_sentences(written + piece, MAX_SENTENCES)
+            piece = piece if cut is None else cut[len(written) :]
+            written = written + piece if cut is None else cut
             if piece:
                 yield piece
-                if verified := release.add(piece):
-                    timings.setdefault("first_verified", time.perf_counter() - started)
-                    yield verified
             if cut is not None:
                 pieces.close()
-                break
-        if verified := release.finish():
-            yield verified
-        yield Progress("checking")
-        draft = verify(raw)
-        if draft.abstained:
-            draft = draft.but(text=NOTHING_TEXT)
-        return self._answer(topic, draft, raw, timings, started, filters)
-
-    def _answer(
-        self,
-        topic: str,
-        draft: Draft,
-        raw: str,
-        timings: dict[str, float],
-        started: float,
-        filters: ArticleFilter | None,
-    ) -> Answer:
-        timings["total"] = time.perf_counter() - started
-        s = self.pipeline.settings
-        citations = [] if draft.abstained else self.pipeline.also_carried(draft.citations)
-        return Answer(
-            question=topic,
-            text=draft.text,
-            citations=citations,
-            abstained=draft.abstained,
-            timings={k: round(v, 4) for k, v in timings.items()},
-            raw_text=raw,
-            unsupported=list(draft.unsupported),
-            settings_hash=s.fingerprint(),
-            model=s.llm_identity(),
-            decision="briefing" + (f" withheld: {draft.reason}" if draft.abstained else ""),
-            filters="" if filters is None or filters.empty else filters.describe(),
-            kind="briefing",
-        )
+                return

@@ -32,29 +32,22 @@ from qa.core.interfaces import LLM, Reply
 from qa.core.settings import Settings
 from qa.core.types import Answer, Citation, Draft, Evidence
 from qa.evidence import EvidenceGathering, Gathered
-from qa.generate import ReplyWriter
-from qa.generate.relevance import RelevanceJudge
+from qa.recipes import Recipe, answer_recipe, briefing_recipe
 from qa.retrieve import (
     ArticleFilter,
     EmptyRange,
-    Retrieval,
     Searcher,
     article_scope,
     searcher_for,
     with_copies,
 )
 from qa.retrieve.node_retriever import settings_filter
-from qa.understand import QuestionProfile, Understanding, Understood
+from qa.understand import QuestionProfile, Understood
 from qa.verify import (
     ABSTAIN_TEXT,
     VERIFICATION_STEPS,
-    ClaimByClaim,
     Grounds,
-    QuestionFacts,
     SentenceRelease,
-    Signals,
-    Verification,
-    answer_steps,
     not_confident,
     nothing_to_read,
 )
@@ -67,6 +60,7 @@ log = logging.getLogger(__name__)
 class _Walk:
     """What the stages returned for one question, read by the decision."""
 
+    recipe: Recipe
     understood: Understood
     scope: ArticleFilter = field(default_factory=ArticleFilter)
     gathered: Gathered = field(default_factory=lambda: Gathered([]))
@@ -85,19 +79,11 @@ class AnswerPipeline:
         self.settings, self.llm, self.embedder = settings, llm, embedder
         self.retriever, self.postprocessors = retriever, list(postprocessors)
         self.searcher = searcher_for(retriever, settings_filter(settings))
-        s, v = settings, settings.verification
-        self.understanding = Understanding(s.question, llm)
-        retrieval = Retrieval(self.searcher, self.postprocessors)
-        judge = RelevanceJudge(llm, s.evidence.relevance_judge)
-        self.gathering = EvidenceGathering(s.evidence, embedder, retrieval, judge)
-        self.question_facts = QuestionFacts(s.evidence.check_question_facts)
-        self.writer = ReplyWriter(s.generation, llm)
-        self.claims = ClaimByClaim(self.writer, embedder, llm, v) if s.generation.answer_claims \
-            else None  # fmt: skip
-        self.steps = answer_steps(v, llm, embedder)  # a list tests may change
-        self.verification = Verification(self.steps)
-        self.signals = Signals(llm, v, self.writer)
-        self.calibrated = CalibratedDecision.shipped(v.target_precision, s.llm_identity())
+        self.answering = answer_recipe(settings, llm, embedder, self.searcher, postprocessors)
+        self.briefing = briefing_recipe(settings, llm, embedder, self.searcher)
+        self.steps = self.answering.verification.steps  # a list tests may change
+        target = settings.verification.target_precision
+        self.calibrated = CalibratedDecision.shipped(target, settings.llm_identity())
 
     def stream(
         self,
@@ -106,23 +92,33 @@ class AnswerPipeline:
         filters: ArticleFilter | None = None,
     ) -> AnswerStream:
         """`filters` (dates, outlets, authors) replace the settings' filter for this answer."""
-        return AnswerStream(self._stages(question, list(history), filters))
+        return AnswerStream(self._stages(self.answering, question, list(history), filters))
+
+    def brief(self, topic: str, filters: ArticleFilter | None = None) -> AnswerStream:
+        """A short cited briefing on `topic` over many articles (qa/briefing.py)."""
+        return AnswerStream(self._stages(self.briefing, topic, [], filters))
 
     def candidates(self, question: str) -> list[Evidence]:
         """Every candidate sentence retrieval finds for `question` as asked (no history, no
         decomposition), best first: what the evidence step chooses from. No model call."""
-        return self.gathering.ranked(QuestionProfile.of(question, False), question)[1]
+        gathering = self.answering.gathering
+        assert isinstance(gathering, EvidenceGathering)
+        return gathering.ranked(QuestionProfile.of(question, False), question)[1]
 
     def also_carried(self, citations: list[Citation]) -> list[Citation]:
         """Each citation with the other outlets that carried the same (syndicated) text."""
         return with_copies(citations, self.searcher)
 
     def _stages(
-        self, question: str, history: list[tuple[str, str]], filters: ArticleFilter | None
+        self,
+        recipe: Recipe,
+        question: str,
+        history: list[tuple[str, str]],
+        filters: ArticleFilter | None,
     ) -> Generator[str | StreamEvent, None, Answer]:
         clock = Clock()
         yield Progress("searching")
-        understood = self.understanding.run(question, history)
+        understood = recipe.reading.run(question, history)
         if understood.rewrite_s is not None:
             clock.lap("rewrite")
         asked = understood.profile
@@ -132,11 +128,12 @@ class AnswerPipeline:
         except EmptyRange as exc:
             draft = Draft(f"No indexed article can answer this: {exc}.", [], True, reason=str(exc))
             yield draft.text
-            return self._decide(_Walk(understood), draft, "filters", clock)
-        gathered = self.gathering.run(asked, understood.search, scope)
+            return self._decide(_Walk(recipe, understood), draft, "filters", clock)
+        gathered = recipe.gathering.run(asked, understood.search, scope)
         clock.lap("retrieve", gathered.seconds)
-        walk = _Walk(understood, scope, gathered)
-        missing = self.question_facts.run(asked, gathered.context) if gathered.evidence else []
+        walk = _Walk(recipe, understood, scope, gathered)
+        facts = recipe.question_facts
+        missing = facts.run(asked, gathered.context) if facts and gathered.evidence else []
         if not gathered.evidence or missing:
             draft = nothing_to_read(scope, bool(gathered.retrieved), gathered.no_evidence,
                                     missing)  # fmt: skip
@@ -147,9 +144,10 @@ class AnswerPipeline:
         yield SourcesFound([Citation.of(e, e.score) for e in evidence])
         yield Progress("reading")
         v = self.settings.verification
-        release = SentenceRelease.checking(asked, evidence, self.embedder, v.min_support)
-        started = time.perf_counter()
-        combined = self.claims.run(asked, gathered.parts, evidence) if self.claims else None
+        release = SentenceRelease.checking(asked, evidence, self.embedder, v.min_support,
+                                           recipe.names_given)  # fmt: skip
+        started, claims = time.perf_counter(), recipe.claims
+        combined = claims.run(asked, gathered.parts, evidence) if claims else None
         if combined:
             clock.lap("claims", time.perf_counter() - started)
             clock.lap("ttft")
@@ -158,7 +156,7 @@ class AnswerPipeline:
             release.add(combined)
         else:
             yield Progress("writing")
-            writing = self.writer.start(asked, evidence)
+            writing = recipe.writer.start(understood, evidence)
             for piece in writing:
                 clock.lap("ttft", first=True)
                 yield piece
@@ -175,14 +173,16 @@ class AnswerPipeline:
     def _verify(self, walk: _Walk, reply: Reply, clock: Clock) -> Answer:
         asked, evidence = walk.understood.profile, walk.gathered.evidence
         grounds = Grounds(asked, evidence, walk.gathered.scores)
-        verified = self.verification.run(asked, evidence, reply.text)
+        verified = walk.recipe.verification.run(asked, evidence, reply.text)
         if verified.check_s is not None:
             clock.lap("check", verified.check_s)
         draft = verified.draft
 
         def signals(of: Draft, led: bool = False) -> dict[str, float]:
+            if walk.recipe.signals is None:  # a briefing: nothing to read P(right) from
+                return {}
             started = time.perf_counter()
-            found = self.signals.run(grounds, of, reply, led)
+            found = walk.recipe.signals.run(grounds, of, reply, led)
             clock.lap("confidence", time.perf_counter() - started)
             return found
 
@@ -214,7 +214,7 @@ class AnswerPipeline:
             withheld, step = draft.text, "confidence"
             draft = not_confident(draft, estimate.describe())
         if draft.abstained:
-            text, citations = draft.text or ABSTAIN_TEXT, []
+            text, citations = walk.recipe.abstain_text or draft.text or ABSTAIN_TEXT, []
             decision = f"abstained at {step}: {draft.reason or 'nothing supported'}"
         else:
             text, citations = draft.text, self.also_carried(draft.citations)
@@ -241,6 +241,7 @@ class AnswerPipeline:
             signals=signals,
             withheld=withheld,
             filters="" if walk.scope.empty else walk.scope.describe(),
+            kind=walk.recipe.kind,
         )
 
 

@@ -39,14 +39,16 @@ class CiteSentences:
 
     name = "cite"
 
-    def __init__(self, embedder: Embedder, min_support: float) -> None:
+    def __init__(
+        self, embedder: Embedder, min_support: float, names_given: bool | None = None
+    ) -> None:
         self.embedder = embedder
         self.min_support = min_support
+        self.names_given = names_given  # see verify_reply (True: a briefing's topic)
 
     def run(self, draft: Draft, context: StepContext) -> Draft:
-        return verify_reply(
-            context.reply, context.question, context.evidence, self.embedder, self.min_support
-        )
+        return verify_reply(context.reply, context.question, context.evidence, self.embedder,
+                            self.min_support, self.names_given)  # fmt: skip
 
 
 def _markers(sentence: str) -> list[int]:

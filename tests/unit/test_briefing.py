@@ -20,7 +20,6 @@ from qa.briefing import (
     BRIEF_TOKENS,
     MAX_REPORTS,
     MAX_SENTENCES,
-    Briefer,
     best_by_article,
     briefing_messages,
     first_sentences,
@@ -31,6 +30,7 @@ from qa.core.settings import Settings
 from qa.core.types import Evidence
 from qa.generate.backends.openai import OpenAICompatibleLLM
 from qa.retrieve.filters import ArticleFilter
+from qa.understand.profile import QuestionProfile
 from ui.service import ChatService
 
 TOPIC = "the Kim Putin summit in Vladivostok"
@@ -88,7 +88,8 @@ def test_the_newest_report_is_always_in_even_when_it_ranks_last() -> None:
 
 
 def test_the_map_step_over_the_seeds_gives_every_retrieved_report(indexed_assistant) -> None:
-    evidence = Briefer(indexed_assistant.pipeline).evidence(TOPIC)
+    briefing = indexed_assistant.pipeline.briefing  # the answering path's briefing recipe
+    evidence = briefing.gathering.run(QuestionProfile.of(TOPIC), TOPIC, ArticleFilter()).evidence
     paths = [e.article.path for e in evidence]
     assert len(paths) == len(set(paths)) == min(5, MAX_REPORTS)  # one sentence per seed
     dates = [e.article.published[:10] for e in evidence]
@@ -191,7 +192,9 @@ def test_a_briefing_is_verified_and_cited_like_an_answer(indexed_assistant) -> N
     pieces = list(stream)
     briefing = stream.answer
     assert pieces and not briefing.abstained and briefing.citations
-    assert briefing.decision == "briefing" and briefing.question == TOPIC
+    # The same verification and decision as an answer's: the cite step kept it.
+    assert briefing.kind == "briefing" and briefing.decision == "answered (cite)"
+    assert briefing.question == TOPIC
     for c in briefing.citations:  # every quote is an exact slice of its article
         text = Path(c.path).read_text(encoding="utf-8")
         assert text[c.start : c.end] == c.quote
