@@ -143,6 +143,7 @@ def build_app(service: ChatService) -> gr.Blocks:
                     )
                 # Asked only when an answer flagged "a citation is wrong" has several.
                 wrong_target = gr.State(None)  # chat message index of the flagged answer
+                flagged = gr.State([])  # chat message indices flagged "a citation is wrong"
                 with gr.Row(elem_id="wrong-row", visible=False) as wrong_row:
                     wrong_pick = gr.Dropdown(
                         choices=[],
@@ -349,42 +350,48 @@ def build_app(service: ChatService) -> gr.Blocks:
             concurrency_limit=at_once)  # fmt: skip
 
         def new_conversation() -> tuple[Any, ...]:
-            return ([], [], render.sources_panel(empty=True), {}, {}, gr.update(visible=False),
+            return ([], [], render.sources_panel(empty=True), {}, {}, [], gr.update(visible=False),
                     "", gr.update(value=None, visible=False))  # fmt: skip
 
         # "New conversation" and the chat's own bin forget the same things.
         for forget in (clear.click, chatbot.clear):
             forget(new_conversation, outputs=[chatbot, history, sources, answered, sourced,
-                                              wrong_row, feedback_note, export_file],
+                                              flagged, wrong_row, feedback_note, export_file],
                    api_visibility="private")  # fmt: skip
 
         # --- feedback and export ---------------------------------------------------------
-        def on_like(verdict: gr.LikeData, answers: dict[int, dict], coll: str) -> tuple[Any, ...]:
+        def on_like(
+            verdict: gr.LikeData, answers: dict[int, dict], flagged: list[int], coll: str
+        ) -> tuple[Any, ...]:
             """A thumb or the flag under an answer. Flagged with one citation, that one is
             recorded at once; with several, the row above asks which."""
             index = verdict.index[0] if isinstance(verdict.index, list | tuple) else verdict.index
-            shown = answers.get(int(index))
+            index = int(index)
+            shown = answers.get(index)
             unchanged = (gr.skip(), gr.skip(), gr.skip())
             if shown is None:
-                return "Only answers can be rated.", *unchanged
+                return "Only answers can be rated.", *unchanged, flagged
             if verdict.liked == CITATION_WRONG:
+                if index in flagged:  # the page sends a menu choice twice: record it once
+                    return gr.skip(), *unchanged, flagged
+                flagged = [*flagged, index]
                 count = len(shown.get("citations") or ())
                 if count == 0:
-                    return "That answer cites nothing.", *unchanged
+                    return "That answer cites nothing.", *unchanged, flagged
                 if count > 1:
                     picks = [f"[{n}]" for n in range(1, count + 1)]
                     return ("", gr.update(visible=True),
-                            gr.update(choices=picks, value=None), int(index))  # fmt: skip
-                return record_wrong(shown, 1, coll), *unchanged
+                            gr.update(choices=picks, value=None), index, flagged)  # fmt: skip
+                return record_wrong(shown, 1, coll), *unchanged, flagged
             if verdict.liked not in (True, False):  # a choice taken back: nothing to record
-                return "", *unchanged
+                return "", *unchanged, [i for i in flagged if i != index]
             rating = "up" if verdict.liked else "down"
             try:
                 service.feedback(shown, rating, (), coll)
             except Exception as exc:
-                return _error_text(exc), *unchanged
-            return f"Thanks: recorded as {'helpful' if rating == 'up' else 'not helpful'}.", \
-                *unchanged  # fmt: skip
+                return _error_text(exc), *unchanged, flagged
+            note = f"Thanks: recorded as {'helpful' if rating == 'up' else 'not helpful'}."
+            return note, *unchanged, flagged
 
         def record_wrong(shown: dict, number: int, coll: str) -> str:
             try:
@@ -408,8 +415,8 @@ def build_app(service: ChatService) -> gr.Blocks:
             path = service.export_conversation([answers[i] for i in sorted(answers)])
             return gr.update(value=path, visible=True)
 
-        chatbot.like(on_like, [answered, collection],
-                     [feedback_note, wrong_row, wrong_pick, wrong_target],
+        chatbot.like(on_like, [answered, flagged, collection],
+                     [feedback_note, wrong_row, wrong_pick, wrong_target, flagged],
                      api_visibility="private")  # fmt: skip
         mark_wrong.click(citation_wrong, [wrong_pick, wrong_target, answered, collection],
                          [feedback_note, wrong_row], api_visibility="private")  # fmt: skip

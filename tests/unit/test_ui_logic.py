@@ -207,12 +207,18 @@ def test_the_flag_under_an_answer_records_its_wrong_citation(make_settings, arti
     two = _answer([_citation(article, 12, 56), _citation(article, 0, 11)]).to_json()
     answers = {1: one, 3: two}
 
+    flagged: list[int] = []
+
     def flag(index: int, liked):
-        return on_like(gr.LikeData(None, {"index": index, "value": "", "liked": liked}),
-                       answers, "seeds")  # fmt: skip
+        nonlocal flagged
+        *shown, flagged = on_like(
+            gr.LikeData(None, {"index": index, "value": "", "liked": liked}), answers, flagged,
+            "seeds")  # fmt: skip
+        return tuple(shown)
 
     assert flag(1, True)[0] == "Thanks: recorded as helpful."
     assert flag(1, CITATION_WRONG)[0] == "Thanks: citation [1] recorded as wrong."
+    assert flag(1, CITATION_WRONG)[0] == gr.skip()  # the page sends a menu choice twice
     note, row, pick, target = flag(3, CITATION_WRONG)
     assert (note, row["visible"], pick["choices"], target) == ("", True, ["[1]", "[2]"], 3)
     assert citation_wrong("[2]", target, answers, "seeds") == (

@@ -109,7 +109,10 @@ def test_a_briefing_streams_the_same_way_and_says_it_is_one(indexed_assistant) -
     events = [e for e in stream.events() if not isinstance(e, str)]
     assert isinstance(events[1], SourcesFound) and events[1].citations
     assert [e.step for e in events if isinstance(e, Progress)] == [
-        "searching", "reading", "writing", "checking"
+        "searching",
+        "reading",
+        "writing",
+        "checking",
     ]  # fmt: skip  (the walk of an answer)
     answer = stream.answer
     assert answer.kind == "briefing" and answer.to_json()["kind"] == "briefing"
