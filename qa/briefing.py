@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
 from qa.core.answer_stream import AnswerStream, Progress, SourcesFound, StreamEvent
 from qa.core.interfaces import Sampling, sampled
 from qa.core.text import as_data

@@ -36,8 +36,8 @@ from datetime import date
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
-from index.embedding import Embedder
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
+from index.embedding.embedders import Embedder
 from qa.core.answer_stream import (
     AnswerStream,
     Progress,

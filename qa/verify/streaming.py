@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
 from qa.core.answer_stream import VerifiedText
 from qa.core.types import Draft
 
