@@ -24,9 +24,9 @@ from typing import Any
 import psutil
 
 from benchmarks import workloads
-from index.embedding import Embedder, embedder_from_settings
+from index.embedding.embedders import Embedder, embedder_from_settings
 from index.indexer import index_paths
-from index.store import ChunkStore, open_client
+from index.storing.store import ChunkStore, open_client
 from qa.core.settings import SEEDS_DIR, Settings
 from qa.runtime.health import HealthTimeout, ProcessExited, free_port, wait_until_healthy
 

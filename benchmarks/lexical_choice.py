@@ -1,7 +1,7 @@
 """`python -m benchmarks.lexical_choice [--size N]`: the candidates for a persistent BM25 index,
 measured on one synthetic collection (real chunks repeated, as in the retrieval benchmark).
 
-- ours: index/lexical.py (segments of memory-mapped postings, Lucene BM25);
+- ours: index/storing/lexical.py (segments of memory-mapped postings, Lucene BM25);
 - SQLite FTS5 with its bm25() ranking, in one shared database file;
 - Chroma's own sparse-vector index (tried; the installed Chroma refuses it locally).
 
@@ -20,8 +20,8 @@ from typing import Any
 
 from benchmarks import workloads
 from evals.metrics import percentile
-from index.lexical import LexicalIndex
-from index.lexical_writer import chunk_words
+from index.storing.lexical import LexicalIndex
+from index.storing.lexical_writer import chunk_words
 from index.text import tokens
 
 
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
-    from index.embedding import make_embedder
+    from index.embedding.embedders import make_embedder
 
     chunks, _ = workloads.base_chunks(make_embedder("minilm", 32))
     questions = workloads.pack_questions(args.queries)

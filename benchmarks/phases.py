@@ -85,12 +85,12 @@ def answer_reference(home: str, limit: int | None, workdir: str, **_: Any) -> di
 
 def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any]:
     """Our indexer against the raw embedder on the same texts; then an unchanged re-index."""
-    from index.chunking import chunk_article
-    from index.embedding import embedder_from_settings
+    from index.chunking.chunks import chunk_article
+    from index.embedding.embedders import embedder_from_settings
     from index.indexer import embedding_text, index_paths
-    from index.lexical_writer import LexicalWriter
-    from index.loaders import load_article
-    from index.store import ChunkStore, open_client
+    from index.reading.loaders import load_article
+    from index.storing.lexical_writer import LexicalWriter
+    from index.storing.store import ChunkStore, open_client
 
     settings = Settings(home=Path(home))
     corpus = workloads.build_corpus(Path(workdir) / f"corpus{documents}", documents)
@@ -143,9 +143,9 @@ def retrieval_scale(
     home: str, sizes: list[int], queries: int, chroma_url: str | None = None, **_: Any
 ) -> dict[str, Any]:
     """Hybrid retrieval latency as the collection grows (deterministic synthetic corpora)."""
-    from index.embedding import make_embedder
-    from index.lexical import LexicalIndex
-    from index.store import ChunkStore, open_client
+    from index.embedding.embedders import make_embedder
+    from index.storing.lexical import LexicalIndex
+    from index.storing.store import ChunkStore, open_client
     from qa.retrieve.filters import ArticleFilter
     from qa.retrieve.hybrid import HybridRetriever
 
@@ -325,7 +325,7 @@ def update_documents(
 
 def embed_rate(**_: Any) -> dict[str, Any]:
     """Sanity figure for the machine: MiniLM passages per second, batch 32."""
-    from index.embedding import make_embedder
+    from index.embedding.embedders import make_embedder
 
     embedder = make_embedder("minilm", 32)
     texts = [f"News passage number {i} about a summit in Vladivostok." * 4 for i in range(256)]

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from evals.runner import load_gold
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from index.indexer import EXTRACTION_VERSION, LEXICAL_COMMIT_DOCS
-from index.lexical import LexicalIndex
-from index.lexical_writer import LexicalWriter, chunk_words
-from index.store import ChunkStore, FileRecord
+from index.storing.lexical import LexicalIndex
+from index.storing.lexical_writer import LexicalWriter, chunk_words
+from index.storing.store import ChunkStore, FileRecord
 from index.types import Chunk
 from qa.core.settings import SEEDS_DIR
 
@@ -74,9 +74,9 @@ def build_corpus(folder: Path, documents: int) -> Path:
 
 def base_chunks(embedder: Embedder) -> tuple[list[Chunk], np.ndarray]:
     """Chunks of every seeds and pack document, with their embeddings (cached on disk)."""
-    from index.chunking import chunk_article
+    from index.chunking.chunks import chunk_article
     from index.indexer import embedding_text
-    from index.loaders import load_article
+    from index.reading.loaders import load_article
 
     chunks: list[Chunk] = []
     for path in pack_documents():

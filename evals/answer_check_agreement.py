@@ -1,6 +1,6 @@
 """Agreement of the answer check with hand labels: `python -m evals.answer_check_agreement`.
 
-The sample (evals/answer_check_sample.jsonl) holds replies the assistant gave to seeds and
+The sample (evals/data/answer_check_sample.jsonl) holds replies the assistant gave to seeds and
 near-miss questions, each labelled: does it give what the question asks for? Reports, for
 the one rule left (a reply that adds nothing to the question's words fails), the LLM judge
 alone and rule-then-judge (the default), the share of labels matched, how many bad replies
@@ -20,7 +20,7 @@ from qa.core.text import new_words
 from qa.generate.llm import make_llm
 from qa.verify.answer_judge import judge_gives_answer
 
-SAMPLE = Path(__file__).with_name("answer_check_sample.jsonl")
+SAMPLE = Path(__file__).parent / "data" / "answer_check_sample.jsonl"
 
 
 def verdicts(rows: list[dict], settings: Settings) -> dict[str, list[bool]]:

@@ -2,10 +2,10 @@
 on labelled drafts, judge it by k-fold cross-validation, write its coefficients.
 
     qa eval --judge lexical --gold ... --out runs/seeds      (one run per labelled set)
-    python -m evals.calibrate runs/seeds runs/squad ...      -> evals/calibration_data.jsonl
+    python -m evals.calibrate runs/seeds runs/squad ...      -> evals/data/calibration_data.jsonl
                                                               -> qa/verify/calibration.json
-    python -m evals.calibrate --data evals/calibration_data.jsonl   (refit from the snapshot)
-    python -m evals.calibrate --data evals/calibration_data.jsonl --update runs/squad-part
+    python -m evals.calibrate --data evals/data/calibration_data.jsonl   (refit from the snapshot)
+    python -m evals.calibrate --data evals/data/calibration_data.jsonl --update runs/squad-part
                                           (a partial re-run's rows replace the snapshot's)
 
 A row is one draft answer (one the rules let through) with its signals (qa/verify/
@@ -39,7 +39,7 @@ from qa.core.settings import Settings
 from qa.verify.calibrated import CALIBRATION_FILE
 from qa.verify.signals import CHOICE_SIGNALS, JUDGED_SIGNALS, LOGPROB_SIGNALS, SIGNALS
 
-DATA_FILE = Path(__file__).with_name("calibration_data.jsonl")
+DATA_FILE = Path(__file__).parent / "data" / "calibration_data.jsonl"
 # The signals each model reads. All of SIGNALS are logged; these subsets ranked best out
 # of fold among the three compared (all signals, these, and five of them;
 # docs/evaluation-history.md, "Calibrated answers: first fit"):

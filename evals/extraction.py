@@ -1,5 +1,5 @@
 """`python -m evals.extraction`: which reader turns a web page into article text better,
-trafilatura (+ htmldate) or our block reader (BeautifulSoup + index/boilerplate.py).
+trafilatura (+ htmldate) or our block reader (BeautifulSoup + index/reading/boilerplate.py).
 
 Two labelled sets:
 
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.loaders import load_article
+from index.reading.loaders import load_article
 from index.types import Article
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """Regression gate: fail when an evaluation summary falls below the recorded floors.
 
-    python -m evals.gate OUT/summary.json [--floors evals/floors.json]
+    python -m evals.gate OUT/summary.json [--floors evals/data/floors.json]
 
 Floors sit a little under what the default settings measured (docs/evaluation.md), so noise
 passes and a real regression fails. A metric where lower is better (the risk-coverage
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_FLOORS = Path(__file__).with_name("floors.json")
+DEFAULT_FLOORS = Path(__file__).parent / "data" / "floors.json"
 
 
 def metric(metrics: dict, name: str) -> float | None:

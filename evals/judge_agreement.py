@@ -1,6 +1,6 @@
 """Support judges against hand labels: `python -m evals.judge_agreement`.
 
-evals/judge_sample.jsonl holds (question, claim, passage, supported) pairs labelled by
+evals/data/judge_sample.jsonl holds (question, claim, passage, supported) pairs labelled by
 hand: claims from real seeds runs and near misses (one detail changed: a time, a name, a
 place). Prints each judge's agreement and its errors by direction.
 """
@@ -13,11 +13,11 @@ from pathlib import Path
 
 from evals.judges import LLMSupportJudge
 from evals.metrics import Judge, LexicalSemanticJudge
-from index.embedding import embedder_from_settings
+from index.embedding.embedders import embedder_from_settings
 from qa.core.settings import Settings
 from qa.generate.llm import make_llm
 
-SAMPLE = Path(__file__).with_name("judge_sample.jsonl")
+SAMPLE = Path(__file__).parent / "data" / "judge_sample.jsonl"
 
 
 def score(judge: Judge, rows: list[dict]) -> dict[str, float | int]:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from evals.risk_coverage import risk_coverage
-from index.embedding import Embedder
-from index.loaders import LoadError, load_article
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
+from index.embedding.embedders import Embedder
+from index.reading.loaders import LoadError, load_article
 from index.text import NUMBER_WORDS
 from qa.core.markers import LEADING_MARKERS, marker_numbers, strip_markers
 from qa.core.text import lexical_support

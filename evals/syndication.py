@@ -20,11 +20,12 @@ occurrence, as a template story or a corrected report differs), then carried as 
 syndicated at each level. (story, its correction) must stay apart too: grouped, one of them
 hides the other. A rewrite that drops the corrected words is a plain copy and left out.
 
-Two rules score each pair: the MinHash similarity of index/near_duplicates.py alone, and the
-product's (the similarity counts only when the two articles' key facts agree). The threshold
-maximising F1 on four fifths of the stories is judged on the fifth (5 folds by story), with
-and without the corrections among the pairs to keep apart, and the one on all stories is
-reported for the product. Prints a Markdown summary; `--out FILE` writes the numbers as JSON.
+Two rules score each pair: the MinHash similarity of index/syndication/near_duplicates.py
+alone, and the product's (the similarity counts only when the two articles' key facts
+agree). The threshold maximising F1 on four fifths of the stories is judged on the fifth
+(5 folds by story), with and without the corrections among the pairs to keep apart, and the
+one on all stories is reported for the product. Prints a Markdown summary; `--out FILE`
+writes the numbers as JSON.
 """
 
 from __future__ import annotations
@@ -41,8 +42,13 @@ from typing import Any
 import numpy as np
 
 from evals.extraction import PACK, ROOT, _header, seed_pages
-from index.near_duplicates import SYNDICATION_THRESHOLD, facts_agree, key_facts, signature
 from index.stopwords import STOPWORDS
+from index.syndication.near_duplicates import (
+    SYNDICATION_THRESHOLD,
+    facts_agree,
+    key_facts,
+    signature,
+)
 from index.text import MONTH_NAMES, WEEKDAY_NAMES
 
 SQUAD = ROOT.parent / "shared" / "benchmarks" / "squad2_dev_sample" / "docs"

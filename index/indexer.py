@@ -15,12 +15,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from index.chunking import chunk_article
-from index.embedding import Embedder
-from index.lexical_writer import LexicalWriter
-from index.loaders import LoadError, iter_article_files, load_article, sha256_bytes
-from index.near_duplicates import SyndicationGroups, encode, encode_facts, key_facts, signature
-from index.store import FileRecord, Store
+from index.chunking.chunks import chunk_article
+from index.embedding.embedders import Embedder
+from index.reading.loaders import LoadError, iter_article_files, load_article, sha256_bytes
+from index.storing.lexical_writer import LexicalWriter
+from index.storing.store import FileRecord, Store
+from index.syndication.near_duplicates import (
+    SyndicationGroups,
+    encode,
+    encode_facts,
+    key_facts,
+    signature,
+)
 from index.types import Article, Chunk
 from index.words import plural
 

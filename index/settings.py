@@ -62,8 +62,8 @@ class StoreSettings(BaseModel):
         return check_collection_name(name)
 
     def lexical_folder(self) -> Path:
-        """This collection's BM25 index (index/lexical.py)."""
-        from index.lexical_sync import lexical_folder
+        """This collection's BM25 index (index/storing/lexical.py)."""
+        from index.storing.lexical_sync import lexical_folder
 
         root = self.lexical_dir or self.home / "lexical"
         return lexical_folder(root, self.chroma_url, self.collection)

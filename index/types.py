@@ -25,7 +25,7 @@ class ArticleInfo:
     published: str = ""  # ISO 8601 date or datetime, "" when unknown
     author: str = ""
     url: str = ""  # the article on the web, when it came from there
-    group: str = ""  # its syndication group (index/near_duplicates.py)
+    group: str = ""  # its syndication group (index/syndication/near_duplicates.py)
 
     @classmethod
     def of(cls, carrier: object) -> ArticleInfo:
@@ -68,8 +68,9 @@ class Article:
     url: str = ""  # where a fetched page came from (or a saved page's canonical address)
     feed: str = ""  # the feed that listed it
     updated: str = ""  # when the page says it was last updated, if not when first published
-    minhash: str = ""  # the body's MinHash signature, encoded (index/near_duplicates.py)
-    facts: str = ""  # the body's key facts, encoded (index/near_duplicates.py)
+    # The body's MinHash signature and key facts, encoded (index/syndication/near_duplicates.py).
+    minhash: str = ""
+    facts: str = ""
     group: str = ""  # the syndication group: the path of the first article with this text
 
     def body_text(self) -> str:
@@ -94,7 +95,7 @@ class Chunk:
     byline: Span | None = None  # the author's line in the article (offsets into it)
     byline_text: str = ""
     url: str = ""
-    group: str = ""  # syndication group (index/near_duplicates.py); "" when unknown
+    group: str = ""  # syndication group (index/syndication/near_duplicates.py); "" when unknown
     # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
     sentences: list[Span] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)

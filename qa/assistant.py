@@ -12,16 +12,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.embedding import Embedder, embedder_from_settings
-from index.feeds import FeedList, FeedRefresh
+from index.embedding.embedders import Embedder, embedder_from_settings
 from index.indexer import IndexReport, index_paths
-from index.lexical import LexicalIndex
-from index.lexical_sync import in_step
-from index.lexical_sync import sync as sync_lexical
-from index.lexical_writer import LexicalWriter
 from index.locking import IndexBusyError, collection_lock
-from index.store import ChunkStore, FileRecord, open_client
-from index.web import Fetched, FetchError, FetchPolicy, fetch, is_url, save_page
+from index.reading.feeds import FeedList, FeedRefresh
+from index.reading.web import Fetched, FetchError, FetchPolicy, fetch, is_url, save_page
+from index.storing.lexical import LexicalIndex
+from index.storing.lexical_sync import in_step
+from index.storing.lexical_sync import sync as sync_lexical
+from index.storing.lexical_writer import LexicalWriter
+from index.storing.store import ChunkStore, FileRecord, open_client
 from qa.conversation import Conversation
 from qa.core.answer_stream import AnswerStream
 from qa.core.errors import InputError

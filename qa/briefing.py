@@ -31,8 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from index.embedding import Embedder
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
+from index.embedding.embedders import Embedder
 from qa.core.interfaces import LLM, Message, Sampling, sampled
 from qa.core.text import as_data
 from qa.core.types import Evidence

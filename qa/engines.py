@@ -28,7 +28,7 @@ from llama_index.core.schema import (
     NodeWithScore,
 )
 
-from index.nodes import article_node
+from index.storing.nodes import article_node
 from qa.conversation import HISTORY_TURNS, History, add_turn
 from qa.core.answer_stream import AnswerStream, verified_pieces
 from qa.core.types import Answer, Citation

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from qa.core.answer_stream import AnswerStream, Clock, Progress, SourcesFound, StreamEvent
 from qa.core.interfaces import LLM, Reply
 from qa.core.settings import Settings

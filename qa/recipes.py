@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from qa.briefing import NOTHING_TEXT, BriefingEvidence, BriefingTopic, BriefWriter
 from qa.core.interfaces import LLM, Reply
 from qa.core.settings import Settings

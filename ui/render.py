@@ -9,7 +9,7 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from index.store import FileRecord
+from index.storing.store import FileRecord
 from qa.core.answer_stream import SourcesFound, VerifiedText
 from qa.core.markers import replace_markers
 from qa.core.types import Answer, Citation

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from index.indexer import IndexReport
-from index.loaders import SUPPORTED_SUFFIXES, LoadError, load_article
-from index.store import FileRecord, list_collections, open_client
+from index.reading.loaders import SUPPORTED_SUFFIXES, LoadError, load_article
+from index.storing.store import FileRecord, list_collections, open_client
 from qa.assistant import Assistant
 from qa.core.answer_stream import AnswerStream, StreamEvent
 from qa.core.errors import UserError
@@ -165,8 +165,8 @@ class ChatService:
     def add_address(self, address: str, collection: str | None = None) -> str:
         """Follow a feed, or index one page: a feed is told from a page by what the server
         sends. Markdown saying what was added and what failed, one line each."""
-        from index.feeds import read_feed
-        from index.web import FEED_TYPES, HTML_TYPES, FetchPolicy, fetch, save_page
+        from index.reading.feeds import read_feed
+        from index.reading.web import FEED_TYPES, HTML_TYPES, FetchPolicy, fetch, save_page
 
         assistant = self.assistant(collection)
         with self._index_lock:

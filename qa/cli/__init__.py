@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from index.indexer import IndexReport
-from index.web import is_url
+from index.reading.web import is_url
 from index.words import plural
 from qa.assistant import Assistant, Conversation, clean_question
 from qa.cli.terminal import AnswerPrinter, Progress, keys_held, read_question
@@ -262,7 +262,7 @@ def _cmd_serve(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _cmd_balance(assistant: Assistant, args: argparse.Namespace) -> int:
-    from ui.balancer import run
+    from qa.runtime.balancer import run
 
     run(args.host, args.port, args.backends, ready=lambda line: print(line, flush=True))
     return 0
@@ -281,8 +281,8 @@ def _cmd_doctor(assistant: Assistant, args: argparse.Namespace) -> int:
 
 
 def _cmd_embed_server(assistant: Assistant, args: argparse.Namespace) -> int:
-    from index.embedding import make_embedder
-    from index.embedding_server import serve
+    from index.embedding.embedders import make_embedder
+    from index.embedding.server import serve
 
     name = args.embedder or assistant.settings.embedding.embedder
     try:

@@ -124,7 +124,7 @@ def check_data_dir(settings: Settings) -> Check:
 
 
 def check_store(settings: Settings) -> Check:
-    from index.store import list_collections, open_client
+    from index.storing.store import list_collections, open_client
     from qa.core.errors import UserError
 
     where = (

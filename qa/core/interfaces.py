@@ -2,7 +2,7 @@
 
 Every LLM backend (qa/generate/backends/) implements `LLM` in full; what a backend cannot
 do is said by its `capabilities`, never found out with `getattr`. The chunk store and the
-embedder are the ground floor's (index/store.py, index/embedding.py).
+embedder are the ground floor's (index/storing/store.py, index/embedding/embedders.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from index.embedding import Embedder
-from index.store import Store
+from index.embedding.embedders import Embedder
+from index.storing.store import Store
 
 Message = dict[str, str]
 

@@ -452,7 +452,7 @@ class Settings(BaseSettings):
         return out
 
     def lexical_folder(self) -> Path:
-        """This collection's BM25 index (index/lexical.py)."""
+        """This collection's BM25 index (index/storing/lexical.py)."""
         return self.store.lexical_folder()
 
     def llm_identity(self) -> str:

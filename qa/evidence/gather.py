@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from qa.core.settings import EvidenceSettings
 from qa.core.text import date_label
 from qa.core.types import Evidence, RetrievedSource

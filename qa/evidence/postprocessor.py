@@ -26,8 +26,8 @@ from llama_index.core.schema import (
     RelatedNodeInfo,
 )
 
-from index.embedding import Embedder
-from index.nodes import article_node
+from index.embedding.embedders import Embedder
+from index.storing.nodes import article_node
 from qa.core.types import Evidence
 from qa.evidence.select import relevant_enough, select_evidence
 from qa.retrieve.node_retriever import hit_of_node

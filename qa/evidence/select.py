@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from index.text import content_words
 from index.types import Chunk, Span
 from qa.core.types import Evidence

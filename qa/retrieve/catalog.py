@@ -1,5 +1,5 @@
 """What a collection holds, one line per article: the outlets, authors and dates a filter
-can name, read from the store's file records (one per indexed file, index/store.py)."""
+can name, read from the store's file records (one per indexed file, index/storing/store.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from index.store import FileRecord
+from index.storing.store import FileRecord
 from index.types import ArticleInfo
 from qa.core.errors import InputError
 from qa.retrieve.filters import ArticleFilter, parse_day

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from index.nodes import published_day
+from index.storing.nodes import published_day
 from index.types import ArticleInfo
 from qa.core.errors import InputError
 

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) and BM25 (the on-disk index/lexical.py), fused by
+"""Hybrid retrieval: dense (Chroma) and BM25 (the on-disk index/storing/lexical.py), fused by
 reciprocal rank."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from index.embedding import Embedder
-from index.lexical import LexicalIndex
-from index.store import Store, StoredHit
+from index.embedding.embedders import Embedder
+from index.storing.lexical import LexicalIndex
+from index.storing.store import Store, StoredHit
 from index.types import Chunk
 from qa.retrieve.catalog import Catalog
 from qa.retrieve.filters import ArticleFilter
@@ -34,7 +34,7 @@ class Hit:
 def one_per_group(hits: list[Hit]) -> list[Hit]:
     """The hits with one article per syndication group, so the other copies of a wire story
     do not take places in top-k (the citation names them). The newest copy among the hits
-    stands for the group: copies agree on their key facts (index/near_duplicates.py) but
+    stands for the group: copies agree on their key facts (index/syndication/near_duplicates.py) but
     may differ in wording, and an updated copy must not hide behind an older one. Its
     best-ranked hit takes the group's best place; its other chunks keep theirs."""
     leads: dict[str, Hit] = {}  # the newest copy's best-ranked hit, by group
@@ -84,7 +84,8 @@ class HybridRetriever:
         self.lexical = lexical
         if hybrid and lexical is None:
             raise ValueError(
-                "hybrid retrieval needs the collection's BM25 index (index.lexical.LexicalIndex); "
+                "hybrid retrieval needs the collection's BM25 index "
+                "(index.storing.lexical.LexicalIndex); "
                 "HybridNodeRetriever.from_settings builds both"
             )
         self.hybrid = hybrid

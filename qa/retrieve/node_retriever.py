@@ -15,11 +15,11 @@ import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import BaseNode, NodeWithScore, QueryBundle
 
-from index.embedding import Embedder, embedder_from_settings
-from index.lexical import LexicalIndex
-from index.nodes import chunk_to_node, node_to_chunk
-from index.sentences import split_sentences
-from index.store import ChunkStore, FileRecord, Store, open_client
+from index.chunking.sentences import split_sentences
+from index.embedding.embedders import Embedder, embedder_from_settings
+from index.storing.lexical import LexicalIndex
+from index.storing.nodes import chunk_to_node, node_to_chunk
+from index.storing.store import ChunkStore, FileRecord, Store, open_client
 from index.types import Chunk, Span
 from qa.core.settings import Settings
 from qa.retrieve.catalog import Catalog

@@ -16,7 +16,7 @@ import numpy as np
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import QueryBundle
 
-from index.store import FileRecord
+from index.storing.store import FileRecord
 from qa.core.types import Citation
 from qa.retrieve.catalog import Catalog
 from qa.retrieve.filters import ArticleFilter

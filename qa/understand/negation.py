@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
 
 ASKED_NEGATION = re.compile(
     r"\b(?:not|never|no|nor|neither|none|nothing|nobody|without|cannot)\b|n['’]t\b|\bnon-\w",

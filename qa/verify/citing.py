@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from index.embedding import Embedder
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
+from index.embedding.embedders import Embedder
 from qa.core.markers import marker_numbers, strip_markers
 from qa.core.text import date_label, lexical_support
 from qa.core.types import Citation, Draft, Evidence

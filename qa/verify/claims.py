@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from qa.core.interfaces import LLM
 from qa.core.markers import marker_numbers, replace_markers
 from qa.core.settings import VerificationSettings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
 from qa.evidence.injection import looks_like_instruction
 from qa.understand.profile import QuestionProfile
 from qa.verify.support import unmentioned_facts

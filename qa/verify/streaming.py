@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from index.embedding import Embedder
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
+from index.embedding.embedders import Embedder
 from qa.core.answer_stream import VerifiedText
 from qa.core.types import Draft, Evidence
 from qa.understand.profile import QuestionProfile

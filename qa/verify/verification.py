@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 from qa.core.interfaces import LLM
 from qa.core.settings import VerificationSettings
 from qa.core.types import Draft, Evidence

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from processes import free_port, start_chroma, stop
 
-from index.store import StoreError
+from index.storing.store import StoreError
 from qa import ArticleFilter, Assistant, Settings
 from qa.core.settings import SEEDS_DIR
 

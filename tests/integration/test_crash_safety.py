@@ -31,16 +31,16 @@ QA = str(Path(sys.executable).parent / "qa")
 # Runs in a fresh process so no client cache of the test process can hide a broken store.
 INSPECT = """
 import json, sys
-from index.store import ChunkStore, open_client
+from index.storing.store import ChunkStore, open_client
 from qa.core.settings import Settings
 s = Settings()
 store = ChunkStore(open_client(s.store.home, None), s.store.collection, "hash-256", 256)
 ids = [c.id for c in store.iter_chunks()]
 files = {p: r.chunks for p, r in store.file_records().items()}
 # BM25 as a serving process finds it, then after catching up with the store.
-from index.lexical import LexicalIndex
-from index.lexical_sync import in_step, sync
-from index.lexical_writer import LexicalWriter
+from index.storing.lexical import LexicalIndex
+from index.storing.lexical_sync import in_step, sync
+from index.storing.lexical_writer import LexicalWriter
 index = LexicalIndex(s.lexical_folder())
 was_in_step = in_step(store, index)
 caught_up = sync(store, LexicalWriter(s.lexical_folder())).changed

@@ -25,7 +25,7 @@ import httpx
 import pytest
 from processes import free_port, start, start_chroma, stop
 
-from index.store import ChunkStore, StoreError
+from index.storing.store import ChunkStore, StoreError
 from qa import Assistant, Settings
 from qa.core.errors import UserError
 from qa.core.settings import SEEDS_DIR

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from processes import free_port, start, stop, wait_until_up
 
-from index.embedding import make_embedder
-from index.store import StoreError
+from index.embedding.embedders import make_embedder
+from index.storing.store import StoreError
 from qa import Assistant, Settings
 from qa.core.settings import SEEDS_DIR
 
@@ -97,8 +97,8 @@ def test_a_hash_indexed_collection_refuses_the_server_embedder(
 
 
 def test_a_wrong_model_name_is_refused_with_the_served_name(embed_url: str, tmp_path: Path) -> None:
-    from index.embedding import embedder_from_settings
-    from index.embedding_client import EmbeddingServerError
+    from index.embedding.client import EmbeddingServerError
+    from index.embedding.embedders import embedder_from_settings
 
     settings = Settings(
         home=tmp_path, embed_backend="openai", embed_base_url=embed_url, embed_model="bge-small"

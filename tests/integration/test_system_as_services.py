@@ -36,7 +36,7 @@ from browser import chromium, open_chat, send_question, wait_for_answer
 from processes import free_port
 
 from evals.metrics import percentile
-from index.nodes import chunk_from_record
+from index.storing.nodes import chunk_from_record
 from index.types import Chunk
 from qa.core.settings import SEEDS_DIR
 from qa.runtime.model_files import resolve_model_path

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 from unit_helpers import SEED_FILES
 
-from index.chunking import chunk_article
-from index.embedding import HashEmbedder
-from index.loaders import load_article
+from index.chunking.chunks import chunk_article
+from index.embedding.embedders import HashEmbedder
+from index.reading.loaders import load_article
 from index.types import Chunk
 from qa.core.types import Evidence
 

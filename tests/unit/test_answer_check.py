@@ -217,7 +217,7 @@ def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
 
 
 def test_a_date_from_the_report_header_supports_a_claim(make_evidence) -> None:
-    from index.embedding import HashEmbedder
+    from index.embedding.embedders import HashEmbedder
     from qa.verify.citing import verify_reply
 
     evidence = [make_evidence("004", "began at 2:10 p.m.")]  # published 2019-04-25, a Thursday
@@ -244,7 +244,7 @@ def test_a_question_about_something_the_articles_never_mention() -> None:
 
 
 def test_a_month_alone_does_not_rest_on_the_report_date(make_evidence) -> None:
-    from index.embedding import HashEmbedder
+    from index.embedding.embedders import HashEmbedder
     from qa.verify.citing import verify_reply
 
     evidence = [make_evidence("004", "began at 2:10 p.m.")]  # published April 25, 2019

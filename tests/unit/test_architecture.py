@@ -1,6 +1,6 @@
 """The layout is the pipeline: stages import only stages below them, there are no import
-cycles, the ground floor (index/) never imports the answering package, and the public
-import paths of the README still work."""
+cycles, the ground floor (index/) never imports the answering package and keeps one folder
+per job, and the public import paths of the README still work."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 # Lowest first. The front (qa/*.py and qa/cli/) may import every stage.
 STAGES = ["core", "runtime", "understand", "retrieve", "evidence", "generate", "verify"]
 FRONT = len(STAGES)
+# index/: one folder per job, in the order an article goes through them; beside them only
+# the run that drives them (indexer) and the common ground the jobs share.
+INDEX_JOBS = ["reading", "chunking", "embedding", "storing", "syndication"]
+INDEX_COMMON = [
+    "indexer",
+    "errors", "locking", "retry", "settings", "stopwords", "text", "types", "words",
+]  # fmt: skip
 
 
 def _module_name(path: Path) -> str:
@@ -82,6 +89,23 @@ def test_no_stage_imports_a_higher_stage(module: str) -> None:
 @pytest.mark.parametrize("module", sorted(m for m in ALL if m.startswith("index")))
 def test_the_ground_floor_never_imports_qa(module: str) -> None:
     assert not {m for m in _imports(ALL[module], module) if m == "qa" or m.startswith("qa.")}
+
+
+def test_index_holds_its_job_folders_and_the_common_ground_only() -> None:
+    top = ROOT / "index"
+    folders = sorted(p.name for p in top.iterdir() if p.is_dir() and p.name != "__pycache__")
+    modules = sorted(p.stem for p in top.glob("*.py") if p.stem != "__init__")
+    assert folders == sorted(INDEX_JOBS)
+    assert modules == sorted(INDEX_COMMON), "a new module of index/ goes in its job's folder"
+
+
+@pytest.mark.parametrize("job", INDEX_JOBS)
+def test_each_index_job_says_what_it_offers(job: str) -> None:
+    package = importlib.import_module(f"index.{job}")
+    assert package.__doc__, f"index/{job}/__init__.py says its job in a docstring"
+    offered = getattr(package, "__all__", None)
+    assert offered, f"index/{job}/__init__.py lists what it offers in __all__"
+    assert all(hasattr(package, name) for name in offered)
 
 
 def test_no_import_cycles() -> None:

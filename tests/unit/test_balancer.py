@@ -1,4 +1,4 @@
-"""The sticky load balancer (ui/balancer.py) in front of two tiny local HTTP servers:
+"""The sticky load balancer (qa/runtime/balancer.py) in front of two tiny local HTTP servers:
 round-robin for new clients, stickiness by cookie, fail-over with a re-pinned cookie,
 streaming without buffering, bodies both ways, keep-alive, upgrades and the 502 page."""
 
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from ui.balancer import COOKIE, HEALTH_PATH, Balancer, BalancerError, parse_backend, start
+from qa.runtime.balancer import COOKIE, HEALTH_PATH, Balancer, BalancerError, parse_backend, start
 
 
 class Backend:

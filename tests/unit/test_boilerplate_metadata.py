@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from unit_helpers import seed
 
-from index.boilerplate import article_body, classify, split_blocks
-from index.loaders import load_article
-from index.metadata import find_outlet, parse_date
+from index.reading.boilerplate import article_body, classify, split_blocks
+from index.reading.loaders import load_article
+from index.reading.metadata import find_outlet, parse_date
 from index.types import Span
 
 
@@ -214,7 +214,7 @@ def test_seed_authors_and_their_lines(prefix: str, author: str, line_start: str)
      ("Vladivostok, Russia.\nNothing else.", "")],
 )  # fmt: skip
 def test_author_patterns(text: str, author: str) -> None:
-    from index.metadata import find_author
+    from index.reading.metadata import find_author
 
     name, span = find_author(text, [Span(0, len(text))])
     assert name == author

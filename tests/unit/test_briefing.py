@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 from unit_helpers import StreamingFake
 
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
 from index.types import ArticleInfo, Span
 from qa.briefing import (
     BRIEF_SAMPLING,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedding import HashEmbedder
+from index.embedding.embedders import HashEmbedder
 from index.text import content_words, normalise
 from qa.core.text import lexical_support
 from qa.understand.profile import QuestionProfile

@@ -14,7 +14,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from index.embedding import HashEmbedder
+from index.embedding.embedders import HashEmbedder
 from qa import ABSTAIN_TEXT, Assistant
 from qa.engines import VerifiedChatEngine, VerifiedQueryEngine
 from qa.evidence.postprocessor import SentenceEvidencePostprocessor

@@ -13,11 +13,11 @@ import httpx
 import numpy as np
 import pytest
 
-from index.embedding import HashEmbedder, embedder_from_settings
-from index.embedding_client import EmbeddingServerError, OpenAIEmbedder
+from index.embedding.client import EmbeddingServerError, OpenAIEmbedder
+from index.embedding.embedders import HashEmbedder, embedder_from_settings
 from index.indexer import index_paths
 from index.retry import Retry
-from index.store import ChunkStore, StoreError, open_client
+from index.storing.store import ChunkStore, StoreError, open_client
 
 BASE = "http://embed.test/v1"
 Handler = Callable[[httpx.Request], httpx.Response]

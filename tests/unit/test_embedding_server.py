@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from index.embedding import HashEmbedder
-from index.embedding_server import MAX_INPUT_CHARS, MAX_INPUTS, create_app
+from index.embedding.embedders import HashEmbedder
+from index.embedding.server import MAX_INPUT_CHARS, MAX_INPUTS, create_app
 
 
 @pytest.fixture(scope="module")

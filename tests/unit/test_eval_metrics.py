@@ -24,7 +24,7 @@ from evals.metrics import (
     summarize,
     token_f1,
 )
-from index.embedding import HashEmbedder
+from index.embedding.embedders import HashEmbedder
 
 QUESTION = "How long did the talks between Kim and Putin last?"
 HOURS = "The talks between Kim and Putin lasted three hours on Thursday."

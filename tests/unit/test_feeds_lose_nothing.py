@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from loopback_site import Route, loopback_site, serve_feed
 
-from index.feeds import FeedList
-from index.web import FetchError
+from index.reading.feeds import FeedList
+from index.reading.web import FetchError
 from qa.assistant import Assistant
 from qa.cli import main
 
@@ -48,7 +48,8 @@ def settings(make_settings):
 # --- a refresh killed at every phase --------------------------------------------------------
 CHILD = """
 import sys, time
-from index import feeds, store
+from index.reading import feeds
+from index.storing import store
 from qa.assistant import Assistant
 from qa.core.settings import Settings
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from loopback_site import Route, loopback_site
 
-import index.fence
-from index.fence import refused
-from index.web import FetchError, FetchPolicy, HostPace, fetch, fetch_all
+import index.reading.fence
+from index.reading.fence import refused
+from index.reading.web import FetchError, FetchPolicy, HostPace, fetch, fetch_all
 
 LOOPBACK = FetchPolicy(allow_private=True)
 
@@ -70,7 +70,7 @@ def test_a_name_that_resolves_to_a_private_address_is_refused(monkeypatch) -> No
 def test_every_redirect_hop_is_checked(site, monkeypatch) -> None:
     """The first hop is allowed, the redirect's target is not: the fence stops the second
     hop. (127.0.0.1 plays a public address here; 127.0.0.2 stays refused.)"""
-    monkeypatch.setattr(index.fence, "refused", lambda address: address != "127.0.0.1")
+    monkeypatch.setattr(index.reading.fence, "refused", lambda address: address != "127.0.0.1")
     port = site.url.rsplit(":", 1)[1]
     site.routes["/go"] = Route(status=302, location=f"http://127.0.0.2:{port}/secret")
     site.routes["/secret"] = Route(b"<html><body><p>internal</p></body></html>")

@@ -12,7 +12,7 @@ from llama_index.core.vector_stores.types import (
     MetadataFilters,
 )
 
-from index.nodes import published_day
+from index.storing.nodes import published_day
 from index.types import ArticleInfo
 from qa.core.errors import InputError
 from qa.core.types import Evidence

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from unit_helpers import SEED_FILES, seed
 
-from index.embedding import HashEmbedder
+from index.embedding.embedders import HashEmbedder
 from index.indexer import index_paths
 from qa import Assistant
 

@@ -46,7 +46,7 @@ def test_news_sentences_are_not(sentence: str) -> None:
 def test_planted_sentences_never_become_evidence(seed_chunks) -> None:
     from dataclasses import replace
 
-    from index.embedding import HashEmbedder
+    from index.embedding.embedders import HashEmbedder
     from index.types import Span
     from qa.retrieve.hybrid import Hit
 

@@ -1,4 +1,4 @@
-"""The lexical support judge against a hand-labelled sample (evals/judge_sample.jsonl).
+"""The lexical support judge against a hand-labelled sample (evals/data/judge_sample.jsonl).
 
 69 (claim, cited passage) pairs: 22 from real seeds runs (14 as cited, 8 with a passage
 from another question) and 47 written by hand, most of them near misses (one time, name,
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from evals.metrics import LexicalSemanticJudge
 
-SAMPLE = Path(__file__).resolve().parents[2] / "evals" / "judge_sample.jsonl"
+SAMPLE = Path(__file__).resolve().parents[2] / "evals" / "data" / "judge_sample.jsonl"
 
 
 def test_lexical_judge_agrees_with_hand_labels() -> None:

@@ -10,14 +10,14 @@ import bm25s
 import numpy as np
 import pytest
 
-from index.chunking import chunk_article
-from index.embedding import HashEmbedder
+from index.chunking.chunks import chunk_article
+from index.embedding.embedders import HashEmbedder
 from index.indexer import index_paths
-from index.lexical import LexicalIndex, query_terms
-from index.lexical_sync import in_step, lexical_folder, sync
-from index.lexical_writer import MAX_SEGMENTS, LexicalWriter, chunk_words
-from index.loaders import iter_article_files, load_article
-from index.store import ChunkStore, open_client
+from index.reading.loaders import iter_article_files, load_article
+from index.storing.lexical import LexicalIndex, query_terms
+from index.storing.lexical_sync import in_step, lexical_folder, sync
+from index.storing.lexical_writer import MAX_SEGMENTS, LexicalWriter, chunk_words
+from index.storing.store import ChunkStore, open_client
 from index.text import tokens
 from qa.core.settings import SEEDS_DIR
 
@@ -128,7 +128,7 @@ def test_a_crash_before_the_manifest_leaves_the_old_index(tmp_path, seed_files, 
     def die(*_args, **_kwargs):
         raise KeyboardInterrupt  # stands in for SIGKILL between segment and manifest
 
-    monkeypatch.setattr("index.lexical_writer._write_json_atomically", die)
+    monkeypatch.setattr("index.storing.lexical_writer._write_json_atomically", die)
     with pytest.raises(KeyboardInterrupt):
         writer.commit()
     monkeypatch.undo()
@@ -203,12 +203,12 @@ def test_unknown_words_and_an_absent_index_find_nothing(tmp_path) -> None:
 def test_skipping_common_terms_never_changes_the_top(tmp_path, seed_files, monkeypatch, question):
     folder = tmp_path / "bm25"
     _write_all(folder, seed_files, per_commit=2)  # several segments
-    monkeypatch.setattr("index.lexical.COMMON_SHARE", 1.0)  # every term scored everywhere
+    monkeypatch.setattr("index.storing.lexical.COMMON_SHARE", 1.0)  # every term scored everywhere
     full = LexicalIndex(folder).search(question, 8)
     index = LexicalIndex(folder)
     split = 0
     for share in (0.02, 0.1, 0.2, 0.3):  # from most terms common to a few
-        monkeypatch.setattr("index.lexical.COMMON_SHARE", share)
+        monkeypatch.setattr("index.storing.lexical.COMMON_SHARE", share)
         pruned = index.search(question, 8)
         assert [c for c, _ in pruned] == [c for c, _ in full]
         assert [s for _, s in pruned] == pytest.approx([s for _, s in full], rel=1e-5)

@@ -11,8 +11,8 @@ from pypdf import PdfWriter
 from pypdf.generic import ByteStringObject, DictionaryObject, NameObject, NumberObject
 from unit_helpers import SEED_FILES
 
-from index.chunking import chunk_article
-from index.loaders import (
+from index.chunking.chunks import chunk_article
+from index.reading.loaders import (
     LoadError,
     iter_article_files,
     load_article,

@@ -12,11 +12,11 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from unit_helpers import seed
 
-from index.chunking import chunk_article
-from index.embedding import HashEmbedder
-from index.loaders import load_article
-from index.nodes import LAYOUT, chunk_to_node, file_node_id, node_to_chunk
-from index.store import ChunkStore, open_client
+from index.chunking.chunks import chunk_article
+from index.embedding.embedders import HashEmbedder
+from index.reading.loaders import load_article
+from index.storing.nodes import LAYOUT, chunk_to_node, file_node_id, node_to_chunk
+from index.storing.store import ChunkStore, open_client
 
 
 def _chunks(prefix: str = "004"):

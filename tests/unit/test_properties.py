@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from index.chunking import chunk_article
-from index.embedding import HashEmbedder
-from index.loaders import LoadError, load_article
+from index.chunking.chunks import chunk_article
+from index.embedding.embedders import HashEmbedder
+from index.reading.loaders import LoadError, load_article
 from qa.understand.profile import QuestionProfile
 from qa.verify.citing import verify_reply
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.embedding import HashEmbedder
+from index.embedding.embedders import HashEmbedder
 from qa.generate.prompts import YES_NO_HINT, answer_messages
 from qa.understand.profile import QuestionProfile
 from qa.understand.question_kind import is_yes_no_question, split_polarity

@@ -258,7 +258,7 @@ def test_releasing_a_rule_turns_what_it_held_into_drafts() -> None:
 
 def test_the_packaged_calibration_is_refit_exactly_from_its_snapshot() -> None:
     """qa/verify/calibration.json is what `python -m evals.calibrate --data
-    evals/calibration_data.jsonl` writes: the shipped decision is reproducible."""
+    evals/data/calibration_data.jsonl` writes: the shipped decision is reproducible."""
     from qa.verify.calibrated import CALIBRATION_FILE
 
     shipped = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))

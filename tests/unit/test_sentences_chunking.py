@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from unit_helpers import SEED_FILES
 
-from index.boilerplate import article_body
-from index.chunking import chunk_article, chunk_id
-from index.loaders import load_article
-from index.sentences import split_sentences
+from index.chunking.chunks import chunk_article, chunk_id
+from index.chunking.sentences import split_sentences
+from index.reading.boilerplate import article_body
+from index.reading.loaders import load_article
 from index.types import Article, Span
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from unit_helpers import seed
 
-from index.chunking import chunk_article
-from index.embedding import HashEmbedder, make_embedder
-from index.loaders import load_article
-from index.store import ChunkStore, FileRecord, StoreError, open_client
+from index.chunking.chunks import chunk_article
+from index.embedding.embedders import HashEmbedder, make_embedder
+from index.reading.loaders import load_article
+from index.storing.store import ChunkStore, FileRecord, StoreError, open_client
 from qa.core.settings import Settings
 from qa.evidence.select import select_evidence
 from qa.retrieve.hybrid import HybridRetriever
@@ -175,8 +175,8 @@ def test_store_failures_become_store_errors_and_server_faults_are_retried(
 ) -> None:
     import httpx
 
-    import index.store as store_module
-    from index.store import ChunkStore, StoreError, open_client
+    import index.storing.store as store_module
+    from index.storing.store import ChunkStore, StoreError, open_client
 
     store = ChunkStore(open_client(tmp_path, None), "faults", "hash-256", 256)
     calls = {"n": 0}
@@ -200,7 +200,7 @@ def test_store_failures_become_store_errors_and_server_faults_are_retried(
 
 
 def test_file_records_are_read_page_by_page(store, monkeypatch) -> None:
-    monkeypatch.setattr("index.store.FILE_PAGE", 2)  # 5 records: pages of 2, 2 and 1
+    monkeypatch.setattr("index.storing.store.FILE_PAGE", 2)  # 5 records: pages of 2, 2 and 1
     records = [FileRecord(f"/x/{i}.txt", f"{i}.txt", f"{i}" * 64, "T", "", "", 1) for i in range(5)]
     store.put_files(records)
     assert store.file_records() == {r.path: r for r in records}

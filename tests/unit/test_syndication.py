@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.near_duplicates import (
+from index.syndication.near_duplicates import (
     SYNDICATION_THRESHOLD,
     SyndicationGroups,
     decode,

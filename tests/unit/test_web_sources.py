@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from loopback_site import Route, loopback_site, news_page, rss
 
-from index.feeds import FeedList
-from index.html_text import extract_with_trafilatura
-from index.loaders import load_article
-from index.web import FetchError, FetchPolicy, fetch, save_page
+from index.reading.feeds import FeedList
+from index.reading.html_text import extract_with_trafilatura
+from index.reading.loaders import load_article
+from index.reading.web import FetchError, FetchPolicy, fetch, save_page
 from qa.assistant import Assistant
 from qa.cli import main
 from ui.render import source_card
@@ -219,8 +219,8 @@ def test_an_address_that_is_neither_feed_nor_page_is_said_so(site, loopback_sett
 
 
 def test_the_page_report_keeps_the_feed_line_and_the_counts_apart() -> None:
-    from index.feeds import FeedRefresh
     from index.indexer import IndexReport
+    from index.reading.feeds import FeedRefresh
     from ui.service import web_report
 
     report = IndexReport(added=["a.html", "b.html"], chunks_embedded=1)

@@ -1,5 +1,5 @@
 """Embedders: the packaged all-MiniLM-L6-v2 by default, any local sentence-transformers model,
-a hashing embedder for fast tests, or an OpenAI-compatible server (index/embedding_client.py).
+a hashing embedder for fast tests, or an OpenAI-compatible server (index/embedding/client.py).
 All return L2-normalised float32 rows."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def embedder_from_settings(settings: EmbeddingSettings, timeout_s: float = 120.0
     """The one place that turns settings into an embedder: local model or embedding server
     (`timeout_s`: how long the server may take to answer)."""
     if settings.embed_backend == "openai":
-        from index.embedding_client import OpenAIEmbedder
+        from index.embedding.client import OpenAIEmbedder
 
         return OpenAIEmbedder.from_settings(settings, timeout_s)
     return make_embedder(settings.embedder, settings.embed_batch_size)

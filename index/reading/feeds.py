@@ -6,7 +6,7 @@ the file its page was saved to) and every pending one (new, failed with its reas
 the per-refresh limit). A refresh asks each feed with a conditional GET, so an unchanged feed
 costs one request and a 304; a changed feed is read with feedparser, and only items that are
 new or whose updated stamp changed become pending. Pending items are fetched a few at once
-(index/web.py `fetch_all`), indexed, and only then recorded as indexed; a failed one stays
+(index/reading/web.py `fetch_all`), indexed, and only then recorded as indexed; a failed one stays
 pending and is retried, with backoff, even when the feed answers 304. Every failure (a feed
 that is down or malformed, a page that is too big or not HTML) is one line in the report, and
 the rest is indexed.
@@ -25,8 +25,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from index.locking import held
-from index.settings import FetchSettings
-from index.web import (
+from index.reading.web import (
     FEED_TYPES,
     Fetched,
     FetchError,
@@ -37,6 +36,7 @@ from index.web import (
     fetch_all,
     save_page,
 )
+from index.settings import FetchSettings
 
 LOCK_WAIT_S = 30.0
 RETRY_AFTER_S = 60.0  # the wait after the second failure in a row; it quadruples after each

@@ -1,7 +1,7 @@
 """BM25 over a collection's chunks, kept on disk beside the collection and memory-mapped.
 
 The index is a list of immutable segments plus a manifest. `qa index` writes new segments and
-a new manifest (index/lexical_writer.py); every serving process reads the same files and
+a new manifest (index/storing/lexical_writer.py); every serving process reads the same files and
 notices a new manifest on its next search, so nothing is rebuilt on a question or a restart.
 
 Layout of the index folder:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.sentences import is_blank
+from index.chunking.sentences import is_blank
 from index.stopwords import STOPWORDS
 from index.types import Span
 

@@ -26,7 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from index.embedding import Embedder
+from index.embedding.embedders import Embedder
 
 log = logging.getLogger(__name__)
 

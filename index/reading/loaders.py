@@ -15,9 +15,9 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from index.boilerplate import GOOD_MIN_WORDS, article_body
 from index.errors import UserError
-from index.metadata import find_author, find_outlet, find_published, find_title
+from index.reading.boilerplate import GOOD_MIN_WORDS, article_body
+from index.reading.metadata import find_author, find_outlet, find_published, find_title
 from index.types import Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -98,7 +98,7 @@ def _html_article(path: Path, data: bytes, sha: str, reader: str = "") -> Articl
     """trafilatura finds the main text, then the boilerplate step (as for text files) keeps
     the article's prose out of what it found: together they read saved pages best
     (docs/evaluation.md, "Reading web pages")."""
-    from index.html_text import extract_with_trafilatura, html_to_text
+    from index.reading.html_text import extract_with_trafilatura, html_to_text
 
     html = decode_text(data, path.name)
     page = extract_with_trafilatura(html) if (reader or HTML_READER) == "trafilatura" else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from index.sentences import split_sentences
+from index.chunking.sentences import split_sentences
 from index.types import Article, Chunk, Span
 
 _WORD = re.compile(r"\S+")

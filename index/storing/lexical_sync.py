@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from index.lexical import LexicalIndex
-from index.lexical_writer import LexicalWriter
-from index.store import Store
+from index.storing.lexical import LexicalIndex
+from index.storing.lexical_writer import LexicalWriter
+from index.storing.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.errors import UserError
-from index.nodes import LAYOUT, chroma_metadata, chunk_from_record, needs_rewrite
 from index.retry import Retry
+from index.storing.nodes import LAYOUT, chroma_metadata, chunk_from_record, needs_rewrite
 from index.types import Chunk
 
 
@@ -67,10 +67,10 @@ class FileRecord:
     extraction: int = 0
     url: str = ""  # where the article was fetched from ("" for a local file)
     feed: str = ""  # the feed that listed it ("" when not from a feed)
-    minhash: str = ""  # the body's MinHash signature (index/near_duplicates.py)
+    minhash: str = ""  # the body's MinHash signature (index/syndication/near_duplicates.py)
     group: str = ""  # its syndication group: the path of the first article with this text
-    # The body's key facts (index/near_duplicates.py); "" in a record written before they
-    # were kept: unknown, so no new copy joins its group.
+    # The body's key facts (index/syndication/near_duplicates.py); "" in a record written
+    # before they were kept: unknown, so no new copy joins its group.
     facts: str = ""
 
 

@@ -5,7 +5,7 @@ metadata (source, title, outlet, published, sentence spans) and a `SOURCE` relat
 its file, so `VectorStoreIndex.from_vector_store(ChromaVectorStore(...))` over a collection
 that `qa index` built returns nodes whose offsets slice the article. Collections written
 before this layout ("legacy": offsets in metadata keys `start`/`end`) are still read, and
-`index/store.py` rewrites them in place.
+`index/storing/store.py` rewrites them in place.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """HTML page -> readable text with paragraph breaks, plus the page's own metadata tags.
 
-Two readers: `html_to_text` (BeautifulSoup: every visible block, which index/boilerplate.py
+Two readers: `html_to_text` (BeautifulSoup: every visible block, which index/reading/boilerplate.py
 then sorts into article and furniture) and `extract_with_trafilatura` (trafilatura's main-text
 extraction, with htmldate for the published and updated dates). Which one the loader uses
 was measured (docs/evaluation.md, "Reading web pages"; `python -m evals.extraction`)."""
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, Doctype, ProcessingInstruction
 
-from index.metadata import parse_date
+from index.reading.metadata import parse_date
 
 # Elements that never hold article text.
 _DROP = {
@@ -45,7 +45,7 @@ class HtmlPage:
 def page_address(soup: BeautifulSoup) -> tuple[str, str]:
     """(url, feed): the address recorded when the page was fetched, else the page's own
     canonical address; the feed that listed it, if any."""
-    from index.web import FEED_META, URL_META
+    from index.reading.web import FEED_META, URL_META
 
     link = soup.find("link", attrs={"rel": "canonical"})
     canonical = str(link.get("href") or "") if isinstance(link, Tag) else ""

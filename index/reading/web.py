@@ -1,7 +1,7 @@
 """Pages fetched by URL, kept as files so they index like any other article.
 
 `fetch` makes one GET with the limits a crawler needs (redirects, size, content type, a
-read timeout and a deadline for the whole fetch, and the fence of index/fence.py: no local
+read timeout and a deadline for the whole fetch, and the fence of index/reading/fence.py: no local
 or private address at any hop) and turns every failure into a one-line `FetchError`;
 `fetch_all` fetches a few at once, politely per host. `save_page` writes a fetched
 page under the data directory with its URL recorded in the page itself
@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import httpx
 
 from index.errors import UserError
-from index.fence import BlockedAddress, DeadlinePassed, FencedTransport
+from index.reading.fence import BlockedAddress, DeadlinePassed, FencedTransport
 from index.settings import FetchSettings
 
 MAX_PAGE_BYTES = 10_000_000

@@ -1,4 +1,4 @@
-"""Changes to the on-disk BM25 index (index/lexical.py): stage, then commit atomically.
+"""Changes to the on-disk BM25 index (index/storing/lexical.py): stage, then commit atomically.
 
 Only the process holding the collection's index lock writes. A commit writes the staged
 chunks as a new segment, records deleted files per segment in a new manifest, merges small
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from index.lexical import FORMAT, MANIFEST, Segment, read_manifest, term_hash
+from index.storing.lexical import FORMAT, MANIFEST, Segment, read_manifest, term_hash
 from index.text import tokens
 from index.types import Chunk
 
