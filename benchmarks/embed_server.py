@@ -25,7 +25,7 @@ import psutil
 
 from benchmarks import workloads
 from index.embedding.embedders import Embedder, embedder_from_settings
-from index.indexer import index_paths
+from index.indexer import index_collection
 from index.storing.store import ChunkStore, open_client
 from qa.core.settings import SEEDS_DIR, Settings
 from qa.runtime.health import HealthTimeout, ProcessExited, free_port, wait_until_healthy
@@ -59,7 +59,9 @@ def index_once(
     store = ChunkStore(client, name, setup.embedder.name, setup.embedder.dimension)
     ours_cpu, server_cpu = time.process_time(), sum(server.cpu_times()[:2])
     started = time.perf_counter()
-    report = index_paths([corpus], store, setup.embedder, progress=False)
+    where = Settings(home=home, collection=name)  # the same transaction as `qa index`
+    report = index_collection([corpus], store, setup.embedder, where.store, where.indexing,
+                              progress=False)  # fmt: skip
     wall = time.perf_counter() - started
     result = {
         "setup": setup.label,

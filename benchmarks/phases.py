@@ -87,9 +87,8 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
     """Our indexer against the raw embedder on the same texts; then an unchanged re-index."""
     from index.chunking.chunks import chunk_article
     from index.embedding.embedders import embedder_from_settings
-    from index.indexer import embedding_text, index_paths
+    from index.indexer import embedding_text, index_collection
     from index.reading.loaders import load_article
-    from index.storing.lexical_writer import LexicalWriter
     from index.storing.store import ChunkStore, open_client
 
     settings = Settings(home=Path(home))
@@ -100,9 +99,14 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
     name = f"bench-index-{documents}-{time.time_ns()}"
     store = ChunkStore(client, name, embedder.name, embedder.dimension)
 
-    lexical = Settings(home=Path(home), collection=name).lexical_folder()
+    where = Settings(home=Path(home), collection=name)  # the same transaction as `qa index`
+
+    def index_corpus() -> Any:
+        return index_collection([corpus], store, embedder, where.store, where.indexing,
+                                progress=False)  # fmt: skip
+
     started = time.perf_counter()
-    report = index_paths([corpus], store, embedder, progress=False, lexical=LexicalWriter(lexical))
+    report = index_corpus()
     ours_s = time.perf_counter() - started
     chunks = report.chunks_embedded
 
@@ -116,7 +120,7 @@ def indexing(home: str, workdir: str, documents: int, **_: Any) -> dict[str, Any
     raw_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    again = index_paths([corpus], store, embedder, progress=False, lexical=LexicalWriter(lexical))
+    again = index_corpus()
     reindex_s = time.perf_counter() - started
     client.delete_collection(name)
     client.delete_collection(f"{name}__files")

@@ -17,7 +17,12 @@ from tqdm import tqdm
 
 from index.chunking.chunks import chunk_article
 from index.embedding.embedders import Embedder
+from index.locking import collection_lock
 from index.reading.loaders import LoadError, iter_article_files, load_article, sha256_bytes
+from index.settings import IndexingSettings, StoreSettings
+from index.storing.lexical import LexicalIndex
+from index.storing.lexical_sync import in_step
+from index.storing.lexical_sync import sync as sync_lexical
 from index.storing.lexical_writer import LexicalWriter
 from index.storing.store import FileRecord, Store
 from index.syndication.near_duplicates import (
@@ -75,6 +80,33 @@ def _read_sha(path: Path) -> str | None:
         return sha256_bytes(path.read_bytes())
     except OSError:
         return None
+
+
+def index_collection(
+    paths: Iterable[str | os.PathLike[str]],
+    store: Store,
+    embedder: Embedder,
+    where: StoreSettings,
+    indexing: IndexingSettings,
+    *,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> IndexReport:
+    """The indexing transaction every caller goes through: under the collection's lock, BM25
+    is first caught up with the store (after a run that was killed), then the files are
+    indexed with BM25 following every change, and BM25 is committed at the end."""
+    folder = where.lexical_folder()
+    with collection_lock(where.home, where.collection):
+        lexical = LexicalWriter(folder)
+        if not in_step(store, LexicalIndex(folder)):
+            sync_lexical(store, lexical)
+        lexical.begin()
+        report = index_paths(paths, store, embedder, chunk_words=indexing.chunk_words,
+                             overlap=indexing.chunk_overlap_sentences,
+                             max_file_mb=indexing.max_file_mb, batch_size=batch_size,
+                             progress=progress, lexical=lexical)  # fmt: skip
+        lexical.finish()
+    return report
 
 
 def index_paths(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.embedding.embedders import Embedder, embedder_from_settings
-from index.indexer import IndexReport, index_paths
+from index.indexer import IndexReport, index_collection
 from index.locking import IndexBusyError, collection_lock
 from index.reading.feeds import FeedList, FeedRefresh
 from index.reading.web import Fetched, FetchError, FetchPolicy, fetch, is_url, save_page
@@ -213,24 +213,9 @@ class Assistant:
 
     def _index_files(self, paths: Sequence[str | Path], progress: bool) -> IndexReport:
         s = self.settings
-        with collection_lock(s.store.home, s.store.collection):
-            # Catch BM25 up with the store first if an earlier run was killed.
-            lexical = LexicalWriter(s.store.lexical_folder())
-            if not in_step(self.store, self.lexical):
-                sync_lexical(self.store, lexical)
-            lexical.begin()
-            report = index_paths(
-                paths,
-                self.store,
-                self.embedder,
-                chunk_words=s.indexing.chunk_words,
-                overlap=s.indexing.chunk_overlap_sentences,
-                max_file_mb=s.indexing.max_file_mb,
-                batch_size=s.embedding.embed_batch_size,
-                progress=progress,
-                lexical=lexical,
-            )
-            lexical.finish()
+        report = index_collection(paths, self.store, self.embedder, s.store, s.indexing,
+                                  batch_size=s.embedding.embed_batch_size,
+                                  progress=progress)  # fmt: skip
         self.invalidate()
         return report
 

@@ -229,3 +229,20 @@ def test_every_stage_says_what_it_offers(stage: str) -> None:
     # Its component: a class with `run`, or (retrieval) the interface it searches through.
     assert any(isinstance(getattr(package, n), type) and hasattr(getattr(package, n), "run")
                for n in offered), f"qa.{stage} offers no component with run()"  # fmt: skip
+
+
+def _called(path: Path) -> set[str]:
+    """Names of the functions and methods `path` calls."""
+    calls = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            calls.add(getattr(node.func, "id", None) or getattr(node.func, "attr", ""))
+    return calls
+
+
+@pytest.mark.parametrize("module", sorted(m for m in CODE if m != "index.indexer"))
+def test_every_caller_indexes_through_the_transaction(module: str) -> None:
+    """Indexing without the collection lock and BM25's begin/finish is left to index/."""
+    assert "index_paths" not in _called(CODE[module]), (
+        f"{module} calls index_paths: use index.indexer.index_collection"
+    )
