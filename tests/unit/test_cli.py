@@ -207,12 +207,12 @@ def test_options_after_the_command_add_to_those_before(qa_env, monkeypatch) -> N
 
     seen = []
 
-    class Recording(qa.cli.Assistant):
+    class Recording(qa.cli.entry.Assistant):
         def __init__(self, settings, **kw) -> None:
             seen.append(settings)
             super().__init__(settings, **kw)
 
-    monkeypatch.setattr(qa.cli, "Assistant", Recording)
+    monkeypatch.setattr(qa.cli.entry, "Assistant", Recording)
     before = ["-v", "--outlet", "kbs", "--top-k", "3", "--since", "2019-04-01"]
     after = ["-v", "--outlet", "yonhap", "--author", "Kim", "--until", "2019-05-01", "--json"]
     main([*before, "ask", *after, QUESTION])
@@ -228,7 +228,7 @@ def test_chat_takes_options_after_the_command(qa_env, monkeypatch, capsys) -> No
     def end_of_input(prompt: str, prefill: str = "") -> str:
         raise EOFError
 
-    monkeypatch.setattr(qa.cli, "read_question", end_of_input)
+    monkeypatch.setattr(qa.cli.commands, "read_question", end_of_input)
     assert main(["chat", "--since", "2019-04-01", "--top-k", "3", "-q"]) == 0
     assert capsys.readouterr().err == ""  # -q: no progress either
 
@@ -245,7 +245,7 @@ def test_an_empty_line_does_not_end_the_chat_and_quit_does(qa_env, tmp_path, mon
         prompts.append(prompt)
         return next(typed)
 
-    monkeypatch.setattr(qa.cli, "read_question", read)
+    monkeypatch.setattr(qa.cli.commands, "read_question", read)
     assert main(["chat"]) == 0
     out = capsys.readouterr().out
     assert len(prompts) == 6 and "bot> " in out and "Biegun" in out
@@ -282,7 +282,7 @@ def local_model(qa_env, tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setenv("QA_LLM_BACKEND", "llama_cpp")
     monkeypatch.setenv("QA_LLM_MODEL", _tiny_packaged_model(tmp_path, monkeypatch))
-    monkeypatch.setattr(qa.cli, "make_llm", FakeLLM)
+    monkeypatch.setattr(qa.cli.commands, "make_llm", FakeLLM)
     return qa_env / "models" / "tiny.gguf"
 
 
@@ -323,8 +323,8 @@ def test_chat_starts_the_model_before_the_first_prompt(local_model, monkeypatch,
         events.append("prompt")
         raise EOFError
 
-    monkeypatch.setattr(qa.cli, "read_question", read)
-    monkeypatch.setattr(qa.cli.Progress, "say", lambda self, line: events.append(line))
+    monkeypatch.setattr(qa.cli.commands, "read_question", read)
+    monkeypatch.setattr(qa.cli.terminal.Progress, "say", lambda self, line: events.append(line))
     assert main(["chat"]) == 0
     assert events.index("starting the model tiny…") < events.index("prompt")
     assert any(e.startswith("model ready") for e in events[: events.index("prompt")])
