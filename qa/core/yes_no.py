@@ -1,10 +1,11 @@
-"""A judgement as numbers, read from the first token's alternatives: the probability the
-model gives "Yes" against "No", or each option of a numbered choice ("0".."N"); and the
-grammars that hold a reply to those tokens."""
+"""Every judgement asks the model through one `Prober`: P("Yes") against P("No") or each
+option of a numbered choice ("0".."N"), read from the first token's alternatives; a Yes/No
+verdict read from its short reply; or a short reply held to a grammar."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from qa.core.interfaces import LLM, Completion, Message
 
@@ -26,12 +27,47 @@ def p_yes(completion: Completion) -> float | None:
     return p_y / (p_y + p_n) if p_y + p_n > 0 else None
 
 
-def ask_p_yes(llm: LLM, messages: list[Message]) -> float | None:
-    """The model's P(Yes) for a Yes/No question, from one token of reply (grammar-held where
-    the backend honours grammars); None where the backend gives no log-probabilities."""
-    if not llm.capabilities.logprobs:
-        return None
-    return p_yes(_one_token(llm, messages, YES_NO_GRAMMAR))
+@dataclass(frozen=True)
+class Prober:
+    """The one way a judgement asks the model (a call each, a reply of a token or a few)."""
+
+    llm: LLM
+
+    def p_yes(self, messages: list[Message]) -> float | None:
+        """P(Yes) for a Yes/No question, from one token of reply (grammar-held where the
+        backend honours grammars); None where the backend gives no log-probabilities."""
+        if not self.llm.capabilities.logprobs:
+            return None
+        return p_yes(_one_token(self.llm, messages, YES_NO_GRAMMAR))
+
+    def choice(self, messages: list[Message], options: int) -> list[float] | None:
+        """P("0") .. P(`options`) (at most 9) as the one-token reply, grammar-held where the
+        backend honours grammars; None without log-probabilities."""
+        if not self.llm.capabilities.logprobs or options < 1:
+            return None
+        options = min(options, 9)
+        completion = _one_token(self.llm, messages, choice_grammar(options))
+        return choice_probabilities(completion, options)
+
+    def verdict(self, messages: list[Message], use_grammar: bool = True) -> bool | None:
+        """The model's Yes (True) or No (False) as it replies; None when unreadable."""
+        return read_yes_no(self.reply(messages, 2, YES_NO_GRAMMAR, use_grammar))
+
+    def reply(
+        self, messages: list[Message], max_tokens: int, grammar: str, use_grammar: bool = True
+    ) -> str:
+        """The model's whole (short) reply, held to `grammar` when `use_grammar` and the
+        backend honours grammars; otherwise it stops at the end of the line."""
+        if use_grammar and self.llm.capabilities.grammar:
+            pieces = self.llm.stream_chat(messages, max_tokens, [], grammar=grammar)
+        else:
+            pieces = self.llm.stream_chat(messages, max_tokens, ["\n"])
+        return "".join(pieces).strip()
+
+
+def read_yes_no(reply: str) -> bool | None:
+    word = reply.strip().split(maxsplit=1)[0].strip(".,!").lower() if reply.strip() else ""
+    return {"yes": True, "no": False}.get(word)
 
 
 def _one_token(llm: LLM, messages: list[Message], grammar: str) -> Completion:
@@ -59,15 +95,6 @@ def choice_probabilities(completion: Completion, options: int) -> list[float] | 
     return [w / total for w in weights] if total > 0 else None
 
 
-def ask_choice(llm: LLM, messages: list[Message], options: int) -> list[float] | None:
-    """The model's probabilities of "0".."options" (at most 9) as its one-token reply,
-    grammar-held where the backend honours grammars; None without log-probabilities."""
-    if not llm.capabilities.logprobs or options < 1:
-        return None
-    options = min(options, 9)
-    return choice_probabilities(_one_token(llm, messages, choice_grammar(options)), options)
-
-
 def _best(alternatives: dict[str, float], word: str) -> float | None:
     """The highest log-probability among the tokens spelling `word` (" Yes", "yes" ...)."""
     found = [lp for token, lp in alternatives.items() if token.strip().lower() == word]
@@ -76,9 +103,9 @@ def _best(alternatives: dict[str, float], word: str) -> float | None:
 
 __all__ = [
     "YES_NO_GRAMMAR",
-    "ask_choice",
-    "ask_p_yes",
+    "Prober",
     "choice_grammar",
     "choice_probabilities",
     "p_yes",
+    "read_yes_no",
 ]

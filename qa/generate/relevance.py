@@ -8,7 +8,7 @@ from __future__ import annotations
 from qa.core.interfaces import LLM
 from qa.core.text import as_data
 from qa.core.types import Evidence
-from qa.core.yes_no import ask_p_yes
+from qa.core.yes_no import Prober
 from qa.generate.prompts import SYSTEM_PROMPT
 
 RELEVANCE_QUESTION = "Does the sentence help answer the question? Reply Yes or No."
@@ -21,7 +21,7 @@ def p_relevant(
 ) -> float | None:
     user = f"Question: {as_data(question)}\nSentence: {as_data(sentence)}\n\n{ask}"
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-    return ask_p_yes(llm, messages)
+    return Prober(llm).p_yes(messages)
 
 
 def judged_by_model(

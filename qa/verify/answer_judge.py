@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.core.yes_no import YES_NO_GRAMMAR
+from qa.core.yes_no import Prober
 from qa.evidence.select import Evidence
 from qa.generate.llm import LLM, Message
 from qa.generate.prompts import SYSTEM_PROMPT, as_data, numbered_sources
@@ -24,23 +24,6 @@ SPAN_GRAMMAR = 'root ::= "none" | "[" [1-9] "] " [^\\n\\[\\]]{1,120}'
 # would make the next answer compute its system prompt again (about 1 s of first token).
 # The task is in the user turn, and the grammar holds the reply to its form.
 JUDGE_SYSTEM = EXTRACT_SYSTEM = SYSTEM_PROMPT
-
-
-def ask(
-    llm: LLM, messages: list[Message], max_tokens: int, grammar: str, use_grammar: bool = True
-) -> str:
-    """The model's whole (short) reply, grammar-constrained when `use_grammar` and the
-    backend honours grammars; otherwise it stops at the end of the line."""
-    if use_grammar and llm.capabilities.grammar:
-        pieces = llm.stream_chat(messages, max_tokens, [], grammar=grammar)
-    else:
-        pieces = llm.stream_chat(messages, max_tokens, ["\n"])
-    return "".join(pieces).strip()
-
-
-def _yes_no(reply: str) -> bool | None:
-    word = reply.strip().split(maxsplit=1)[0].strip(".,!").lower() if reply.strip() else ""
-    return {"yes": True, "no": False}.get(word)
 
 
 def gives_answer_messages(question: str, answer: str) -> list[Message]:
@@ -60,7 +43,7 @@ def judge_gives_answer(
 ) -> bool | None:
     """The verdict of gives_answer_messages; None when the reply cannot be read."""
     messages = gives_answer_messages(question, answer)
-    return _yes_no(ask(llm, messages, 2, YES_NO_GRAMMAR, use_grammar))
+    return Prober(llm).verdict(messages, use_grammar)
 
 
 def judge_supported(llm: LLM, claim: str, passage: str) -> bool | None:
@@ -70,7 +53,7 @@ def judge_supported(llm: LLM, claim: str, passage: str) -> bool | None:
         "Does the passage state everything the claim says? Reply Yes or No."
     )
     messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
-    return _yes_no(ask(llm, messages, 2, YES_NO_GRAMMAR))
+    return Prober(llm).verdict(messages)
 
 
 def answer_yes_or_no(
@@ -82,7 +65,7 @@ def answer_yes_or_no(
         "Going by the sources, reply only Yes or No."
     )
     messages = [{"role": "system", "content": EXTRACT_SYSTEM}, {"role": "user", "content": user}]
-    verdict = _yes_no(ask(llm, messages, 2, YES_NO_GRAMMAR, use_grammar))
+    verdict = Prober(llm).verdict(messages, use_grammar)
     return "" if verdict is None else ("Yes" if verdict else "No")
 
 
@@ -106,7 +89,7 @@ def extract_span(
         "source's number, like: [2] the words. If no source answers it, reply: none"
     )
     messages = [{"role": "system", "content": EXTRACT_SYSTEM}, {"role": "user", "content": user}]
-    match = _SPAN_REPLY.match(ask(llm, messages, 40, SPAN_GRAMMAR, use_grammar))
+    match = _SPAN_REPLY.match(Prober(llm).reply(messages, 40, SPAN_GRAMMAR, use_grammar))
     if not match:
         return None
     number, span = int(match.group(1)), match.group(2).strip(" .,;:\"'")

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.core.interfaces import LLM, Message, TokenLogprob
-from qa.core.yes_no import ask_choice
+from qa.core.yes_no import Prober
 from qa.generate.relevance import ANSWERS_QUESTION, p_relevant
 
 CHOICE_QUESTION = (
@@ -65,7 +65,7 @@ def source_choice(
         {"role": "assistant", "content": reply.strip() or "-"},
         {"role": "user", "content": CHOICE_QUESTION},
     ]
-    p = ask_choice(llm, messages, sources)
+    p = Prober(llm).choice(messages, sources)
     return SourceChoice(p[0], tuple(p[1:])) if p else None
 
 

@@ -13,9 +13,9 @@ from evals.judges import LLMSupportJudge
 from qa.core.interfaces import LLMCapabilities
 from qa.core.text import new_words
 from qa.core.types import Draft
+from qa.core.yes_no import Prober
 from qa.understand.profile import QuestionProfile
 from qa.verify.answer_check import AnswerCheck, near_miss_message
-from qa.verify.answer_judge import ask
 from qa.verify.support import unstated_facts
 
 
@@ -189,7 +189,7 @@ def test_a_yes_no_question_gets_its_yes_or_no(make_evidence) -> None:
 
 def test_grammar_only_goes_to_a_backend_that_supports_it() -> None:
     plain = ScriptedLLM(["Yes"], supports_grammar=False)
-    assert ask(plain, [{"role": "user", "content": "q"}], 2, "root ::= x") == "Yes"
+    assert Prober(plain).reply([{"role": "user", "content": "q"}], 2, "root ::= x") == "Yes"
     assert plain.calls[0][1] == ""
 
 

@@ -246,3 +246,13 @@ def test_every_caller_indexes_through_the_transaction(module: str) -> None:
     assert "index_paths" not in _called(CODE[module]), (
         f"{module} calls index_paths: use index.indexer.index_collection"
     )
+
+
+@pytest.mark.parametrize("module", sorted(m for m in CODE if m != "qa.core.yes_no"))
+def test_every_judgement_asks_through_the_prober(module: str) -> None:
+    """One Yes/No and choice prober (qa/core/yes_no.py): no module reads a first token's
+    alternatives or a grammar-held one-token reply of its own."""
+    tree = ast.parse(CODE[module].read_text(encoding="utf-8"))
+    functions = {n.func.id for n in ast.walk(tree)
+                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}  # fmt: skip
+    assert not functions & {"p_yes", "choice_probabilities", "_one_token"}, module
