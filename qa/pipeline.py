@@ -143,9 +143,7 @@ class AnswerPipeline:
         clock.lap("sources")  # the first true content a user can read
         yield SourcesFound([Citation.of(e, e.score) for e in evidence])
         yield Progress("reading")
-        v = self.settings.verification
-        release = SentenceRelease.checking(asked, evidence, self.embedder, v.min_support,
-                                           recipe.names_given)  # fmt: skip
+        release = SentenceRelease.by_step(recipe.verification.steps[0], asked, evidence)
         started, claims = time.perf_counter(), recipe.claims
         combined = claims.run(asked, gathered.parts, evidence) if claims else None
         if combined:

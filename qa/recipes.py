@@ -56,7 +56,6 @@ class Recipe:
     gathering: Gathering
     writer: Writer
     verification: Verification
-    names_given: bool | None = None  # the streamed check's (see verify_reply)
     question_facts: QuestionFacts | None = None
     claims: ClaimByClaim | None = None
     signals: Signals | None = None
@@ -94,6 +93,5 @@ def briefing_recipe(settings: Settings, llm: LLM, embedder: Embedder, searcher: 
         gathering=BriefingEvidence(searcher, embedder, s.evidence.min_relevance),
         writer=BriefWriter(llm),
         verification=Verification([CiteSentences(embedder, s.verification.min_support, True)]),
-        names_given=True,
         abstain_text=NOTHING_TEXT,
     )

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from index.chunking.sentences import split_sentences
-from index.embedding.embedders import Embedder
 from qa.core.answer_stream import VerifiedText
 from qa.core.types import Draft, Evidence
 from qa.understand.profile import QuestionProfile
-from qa.verify.citing import verify_reply
+from qa.verify.step import StepContext, VerificationStep
 
 
 def complete_sentences(text: str) -> str:
@@ -38,17 +37,12 @@ class SentenceRelease:
         self.released: VerifiedText | None = None
 
     @classmethod
-    def checking(
-        cls,
-        question: QuestionProfile,
-        evidence: list[Evidence],
-        embedder: Embedder,
-        min_support: float,
-        names_given: bool | None = None,
+    def by_step(
+        cls, step: VerificationStep, question: QuestionProfile, evidence: list[Evidence]
     ) -> SentenceRelease:
-        """Released once the first step of the final verification passes (`verify_reply`)."""
-        return cls(lambda reply: verify_reply(reply, question, evidence, embedder, min_support,
-                                              names_given))  # fmt: skip
+        """Released once `step`, the first of the final verification (the cite step),
+        passes the reply so far."""
+        return cls(lambda reply: step.run(Draft(reply), StepContext(question, evidence, reply)))
 
     def add(self, piece: str) -> VerifiedText | None:
         self._draft += piece
