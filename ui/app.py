@@ -272,7 +272,7 @@ def build_app(service: ChatService) -> gr.Blocks:
             def emit(section: str, reply: str, done: bool = False) -> tuple[Any, ...]:
                 chat[-1] = {"role": "assistant", "content": reply}
                 panel = render.sources_panel([section, *earlier], turn, done)
-                return (chat, panel, turns, "", answers, panels, *cleared)
+                return (chat, panel, turns, answers, panels, *cleared)
 
             def reading(found: SourcesFound | None = None) -> str:
                 return render.answer_sources(None, service.article_text, turn, text, found)
@@ -320,32 +320,40 @@ def build_app(service: ChatService) -> gr.Blocks:
             panels = {**panels, turn: section}
             chat[-1] = {"role": "assistant", "content": render.answer_markdown(answer, turn)}
             final = render.sources_panel([section, *earlier], turn, done=True)
-            yield (chat, final, turns, "", answers, panels, *cleared)
+            yield (chat, final, turns, answers, panels, *cleared)
 
         def request_stop(request: gr.Request) -> None:
             flag = stop_flags.get(_session(request))
             if flag is not None:
                 flag.set()
 
-        chat_inputs = [question, chatbot, history, answered, sourced, collection, top_k, model,
+        # The box empties once, as the question is sent; the answer reads the question from
+        # `asked` and never writes the box, so what the user types next is never wiped.
+        asked = gr.State("")
+        chat_inputs = [asked, chatbot, history, answered, sourced, collection, top_k, model,
                        since, until, outlets]  # fmt: skip
-        chat_outputs = [chatbot, sources, history, question, answered, sourced, wrong_row,
-                        feedback_note, export_file]  # fmt: skip
+        chat_outputs = [chatbot, sources, history, answered, sourced, wrong_row, feedback_note,
+                        export_file]  # fmt: skip
         # Answers share one queue, as wide as the backend decodes at once (llm_parallel
         # slots of the local model; 1: one answer at a time, the others wait their turn).
         at_once = service.concurrent_answers
-        for trigger in (send.click, question.submit):
-            trigger(respond, chat_inputs, chat_outputs, api_visibility="private",
-                    concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
-        brief.click(respond_brief, chat_inputs, chat_outputs, api_visibility="private",
-                    concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
+
+        def take_question(text: str) -> tuple[str, str]:
+            return "", text
+
+        for trigger, handler in ((send.click, respond), (question.submit, respond),
+                                 (brief.click, respond_brief)):  # fmt: skip
+            trigger(take_question, question, [question, asked], queue=False,
+                    api_visibility="private").then(
+                handler, chat_inputs, chat_outputs, api_visibility="private",
+                concurrency_id="llm", concurrency_limit=at_once)  # fmt: skip
         stop.click(request_stop, queue=False, api_visibility="private")
 
         def pick_example(selected: gr.SelectData) -> str:
             value = selected.value
             return str(value.get("text", "")) if isinstance(value, dict) else str(value)
 
-        chatbot.example_select(pick_example, None, question, api_visibility="private").then(
+        chatbot.example_select(pick_example, None, asked, api_visibility="private").then(
             respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_id="llm",
             concurrency_limit=at_once)  # fmt: skip
 

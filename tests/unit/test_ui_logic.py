@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
+from index.types import ArticleInfo
 from qa.core.errors import UserError
 from qa.core.types import Answer, Citation, RetrievedSource
 from ui import render
@@ -20,16 +21,10 @@ QUOTE = "Kim met <b>Putin</b> & aides in Vladivostok."
 
 
 def _citation(path: Path, start: int, end: int) -> Citation:
-    return Citation(
-        source=path.name,
-        title="Summit <script>alert(1)</script>",
-        published="2019-04-25T00:00:00",
-        quote=ARTICLE[start:end],
-        start=start,
-        end=end,
-        outlet="KBS",
-        path=str(path),
-    )
+    article = ArticleInfo(source=path.name, path=str(path),
+                          title="Summit <script>alert(1)</script>", outlet="KBS",
+                          published="2019-04-25T00:00:00")  # fmt: skip
+    return Citation(article, quote=ARTICLE[start:end], start=start, end=end)
 
 
 def _answer(citations: list[Citation], abstained: bool = False, text: str = "") -> Answer:
@@ -235,6 +230,19 @@ def test_the_flag_under_an_answer_records_its_wrong_citation(make_settings, arti
     # The chat's own bin forgets what "New conversation" forgets.
     forgets = [dep for dep in app.fns.values() if dep.fn.__name__ == "new_conversation"]
     assert len(forgets) == 2
+
+
+def test_only_sending_a_question_empties_the_box(make_settings) -> None:
+    """An answer still streaming never writes the question box: what the user types
+    meanwhile is sent as typed (a late update used to wipe it, sending an empty question)."""
+    app = build_app(ChatService(make_settings(embedder="hash", llm_backend="fake")))
+    (box,) = [b for b in app.blocks.values() if getattr(b, "elem_id", None) == "question"]
+    writers = {dep.fn.__name__ for dep in app.fns.values()
+               if dep.fn is not None and any(o._id == box._id for o in dep.outputs)}  # fmt: skip
+    assert writers == {"take_question"}
+    senders = [dep for dep in app.fns.values() if dep.fn.__name__ == "take_question"]
+    assert len(senders) == 3  # Send, Enter in the box, "Brief me"
+    assert senders[0].fn("Who met Kim?") == ("", "Who met Kim?")
 
 
 def test_login_only_when_both_name_and_password_are_set(make_settings) -> None:
