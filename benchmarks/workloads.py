@@ -21,7 +21,7 @@ from index.indexer import EXTRACTION_VERSION, LEXICAL_COMMIT_DOCS
 from index.storing.lexical import LexicalIndex
 from index.storing.lexical_writer import LexicalWriter, chunk_words
 from index.storing.store import ChunkStore, FileRecord
-from index.types import Chunk
+from index.types import ArticleInfo, Chunk
 from qa.core.settings import SEEDS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,17 +102,16 @@ def _copy(chunk: Chunk, copy: int) -> Chunk:
     and deleted one by one, as in a real collection)."""
     if not copy:
         return replace(chunk, id=f"{chunk.id}-0")
-    return replace(chunk, id=f"{chunk.id}-{copy}", path=f"{chunk.path}#copy-{copy}")
+    article = replace(chunk.article, path=f"{chunk.path}#copy-{copy}")
+    return replace(chunk, id=f"{chunk.id}-{copy}", article=article)
 
 
 def _file_record(chunk: Chunk, chunks_in_file: int) -> FileRecord:
+    # The record names the file only: no syndication group, so copies are not grouped.
+    a = chunk.article
     return FileRecord(
-        path=chunk.path,
-        source=chunk.source,
+        article=ArticleInfo(a.source, a.path, a.title, a.outlet, a.published),
         file_sha256=hashlib.sha256(chunk.path.encode()).hexdigest(),
-        title=chunk.title,
-        outlet=chunk.outlet,
-        published=chunk.published,
         chunks=chunks_in_file,
         extraction=EXTRACTION_VERSION,
     )

@@ -68,7 +68,7 @@ def _constant_text(node: ast.AST) -> str | None:
 
 def _not_english(tree: ast.AST) -> tuple[set[int], set[str]]:
     """Collections that name code, not words: `__all__`, `Literal[...]`; and the names of
-    the file's own fields (a tuple of them picks attributes)."""
+    the fields the file declares or reads (a tuple of them picks attributes or keys)."""
     skipped: set[int] = set()
     fields: set[str] = set()
     for node in ast.walk(tree):
@@ -80,6 +80,8 @@ def _not_english(tree: ast.AST) -> tuple[set[int], set[str]]:
             skipped.add(id(node.slice))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             fields.add(node.target.id)
+        elif isinstance(node, ast.Attribute):
+            fields.add(node.attr)
     return skipped, fields
 
 

@@ -225,19 +225,12 @@ def _flush(
     store.put_files(
         [
             FileRecord(
-                path=article.path,
-                source=article.source,
+                article=article.info,
                 file_sha256=article.file_sha256,
-                title=article.title,
-                outlet=article.outlet,
-                published=article.published,
                 chunks=len(chunks),
-                author=article.author,
                 extraction=EXTRACTION_VERSION,
-                url=article.url,
                 feed=article.feed,
                 minhash=article.minhash,
-                group=article.group,
                 facts=article.facts,
             )
             for article, chunks, _ in pending

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,11 @@ class ArticleInfo:
     group: str = ""  # its syndication group (index/syndication/near_duplicates.py)
 
     @classmethod
-    def of(cls, carrier: object) -> ArticleInfo:
-        """The article fields of anything that carries them (a chunk, a citation, a file
-        record)."""
-        return cls(**{name: getattr(carrier, name) for name in cls.__dataclass_fields__})
+    def from_metadata(cls, meta: Mapping[str, Any], **fallbacks: str) -> ArticleInfo:
+        """The article of flat metadata (Chroma's, a node's, JSON): "" for what is absent,
+        unless `fallbacks` names a value for it."""
+        return cls(**{name: str(meta.get(name) or fallbacks.get(name) or "")
+                      for name in cls.__dataclass_fields__})  # fmt: skip
 
     def metadata(self) -> dict[str, str]:
         return {
@@ -43,6 +46,37 @@ class ArticleInfo:
             "author": self.author,
             "url": self.url,
         }
+
+
+class _OfArticle:
+    """A read-only attribute that reads the attribute of the same name on the holder's
+    `article`."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, holder: Any, owner: type | None = None) -> str:
+        return str(getattr(holder.article, self.name))
+
+
+class ArticleFields:
+    """Read-only views of the one `ArticleInfo` a chunk, a file record or a citation holds,
+    so that `chunk.source` reads as before while the fact is kept once."""
+
+    article: ArticleInfo
+    source = _OfArticle()
+    path = _OfArticle()
+    title = _OfArticle()
+    outlet = _OfArticle()
+    published = _OfArticle()
+    author = _OfArticle()
+    url = _OfArticle()
+    group = _OfArticle()
+
+    def flat(self) -> dict[str, Any]:
+        """Its own fields and its article's side by side: the shape Chroma and JSON hold."""
+        own = {k: v for k, v in asdict(self).items() if k != "article"}  # type: ignore[call-overload]
+        return {**asdict(self.article), **own}
 
 
 @dataclass
@@ -76,30 +110,25 @@ class Article:
     def body_text(self) -> str:
         return "\n\n".join(self.text[s.start : s.end] for s in self.body)
 
+    @property
+    def info(self) -> ArticleInfo:
+        return ArticleInfo(source=self.source, path=self.path, title=self.title,
+                           outlet=self.outlet, published=self.published, author=self.author,
+                           url=self.url, group=self.group)  # fmt: skip
+
 
 @dataclass
-class Chunk:
+class Chunk(ArticleFields):
     """A piece of an article that is embedded and retrieved as one unit."""
 
     id: str
-    source: str
-    path: str
+    article: ArticleInfo
     text: str  # always equals article.text[start:end]
     start: int
     end: int
-    title: str = ""
-    outlet: str = ""
-    published: str = ""
     file_sha256: str = ""
-    author: str = ""
     byline: Span | None = None  # the author's line in the article (offsets into it)
     byline_text: str = ""
-    url: str = ""
-    group: str = ""  # syndication group (index/syndication/near_duplicates.py); "" when unknown
     # Sentence spans inside the article, used to pick evidence sentences and exact quotes.
     sentences: list[Span] = field(default_factory=list)
     sentence_texts: list[str] = field(default_factory=list)
-
-    @property
-    def article(self) -> ArticleInfo:
-        return ArticleInfo.of(self)

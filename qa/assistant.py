@@ -69,6 +69,7 @@ class Assistant:
         self._store: ChunkStore | None = None
         self._lexical: LexicalIndex | None = None
         self._retriever = retriever
+        self._searcher: Searcher | None = None
         self.postprocessors = list(postprocessors)
         self._pipeline: AnswerPipeline | None = None
         # The first caller builds each lazy part; the rest wait for it (one model process).
@@ -130,8 +131,12 @@ class Assistant:
 
     @property
     def searcher(self) -> Searcher:
-        """Retrieval as the answering path uses it (the retriever, wrapped if it is not ours)."""
-        return searcher_for(self.retriever, settings_filter(self.settings))
+        """Retrieval as the answering path uses it: the retriever, wrapped once if it is not
+        ours; the pipeline shares it."""
+        with self._building:
+            if self._searcher is None:
+                self._searcher = searcher_for(self.retriever, settings_filter(self.settings))
+        return self._searcher
 
     @property
     def pipeline(self) -> AnswerPipeline:
@@ -147,7 +152,7 @@ class Assistant:
                     self.settings,
                     llm=llm,
                     embedder=self.embedder,
-                    retriever=self.retriever,
+                    retriever=self.searcher,
                     postprocessors=[*self.postprocessors, *rerankers],
                 )
         return self._pipeline

@@ -79,7 +79,7 @@ class Feedback:
 
 
 def _citation(c: Citation) -> dict[str, Any]:
-    out = {k: v for k, v in asdict(c).items() if k not in ("support", "group")}
+    out = {k: v for k, v in c.fields().items() if k not in ("support", "group")}
     return {k: v for k, v in out.items() if v not in ("", None, ())}
 
 

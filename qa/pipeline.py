@@ -31,8 +31,8 @@ from qa.core.answer_stream import AnswerStream, Clock, Progress, SourcesFound, S
 from qa.core.interfaces import LLM, Reply
 from qa.core.settings import Settings
 from qa.core.types import Answer, Citation, Draft, Evidence
-from qa.evidence import EvidenceGathering, Gathered
-from qa.recipes import Recipe, answer_recipe, briefing_recipe
+from qa.evidence import Gathered
+from qa.recipes import Recipe, answer_gathering, answer_recipe, briefing_recipe
 from qa.retrieve import (
     ArticleFilter,
     EmptyRange,
@@ -79,7 +79,8 @@ class AnswerPipeline:
         self.settings, self.llm, self.embedder = settings, llm, embedder
         self.retriever, self.postprocessors = retriever, list(postprocessors)
         self.searcher = searcher_for(retriever, settings_filter(settings))
-        self.answering = answer_recipe(settings, llm, embedder, self.searcher, postprocessors)
+        self.gathering = answer_gathering(settings, llm, embedder, self.searcher, postprocessors)
+        self.answering = answer_recipe(settings, llm, embedder, self.gathering)
         self.briefing = briefing_recipe(settings, llm, embedder, self.searcher)
         self.steps = self.answering.verification.steps  # a list tests may change
         target = settings.verification.target_precision
@@ -101,9 +102,7 @@ class AnswerPipeline:
     def candidates(self, question: str) -> list[Evidence]:
         """Every candidate sentence retrieval finds for `question` as asked (no history, no
         decomposition), best first: what the evidence step chooses from. No model call."""
-        gathering = self.answering.gathering
-        assert isinstance(gathering, EvidenceGathering)
-        return gathering.ranked(QuestionProfile.of(question, False), question)[1]
+        return self.gathering.ranked(QuestionProfile.of(question, False), question)[1]
 
     def also_carried(self, citations: list[Citation]) -> list[Citation]:
         """Each citation with the other outlets that carried the same (syndicated) text."""

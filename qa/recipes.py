@@ -62,21 +62,28 @@ class Recipe:
     abstain_text: str = ""  # said instead of the step's words when it abstains
 
 
-def answer_recipe(
+def answer_gathering(
     settings: Settings,
     llm: LLM,
     embedder: Embedder,
     searcher: Searcher,
     postprocessors: Sequence[BaseNodePostprocessor],
+) -> EvidenceGathering:
+    """An answer's evidence: the search, any postprocessors, the sentences chosen."""
+    retrieval = Retrieval(searcher, postprocessors)
+    judge = RelevanceJudge(llm, settings.evidence.relevance_judge)
+    return EvidenceGathering(settings.evidence, embedder, retrieval, judge)
+
+
+def answer_recipe(
+    settings: Settings, llm: LLM, embedder: Embedder, gathering: EvidenceGathering
 ) -> Recipe:
     s, v = settings, settings.verification
-    retrieval = Retrieval(searcher, postprocessors)
-    judge = RelevanceJudge(llm, s.evidence.relevance_judge)
     writer = ReplyWriter(s.generation, llm)
     return Recipe(
         kind="answer",
         reading=Understanding(s.question, llm),
-        gathering=EvidenceGathering(s.evidence, embedder, retrieval, judge),
+        gathering=gathering,
         writer=writer,
         verification=Verification(answer_steps(v, llm, embedder)),
         question_facts=QuestionFacts(s.evidence.check_question_facts),

@@ -61,6 +61,7 @@ def article_sentences(article: Article, chunk_words: int) -> list[list[Span]]:
 def chunk_article(article: Article, chunk_words: int = 90, overlap: int = 1) -> list[Chunk]:
     """Pack consecutive sentences into chunks of about `chunk_words` words."""
     chunks: list[Chunk] = []
+    info = article.info
     for sentences in article_sentences(article, chunk_words):
         counts = [len(_WORD.findall(article.text, s.start, s.end)) for s in sentences]
         first = 0
@@ -75,22 +76,15 @@ def chunk_article(article: Article, chunk_words: int = 90, overlap: int = 1) -> 
             chunks.append(
                 Chunk(
                     id=chunk_id(article.path, start, text),
-                    source=article.source,
-                    path=article.path,
+                    article=info,
                     text=text,
                     start=start,
                     end=end,
-                    title=article.title,
-                    outlet=article.outlet,
-                    published=article.published,
                     file_sha256=article.file_sha256,
-                    author=article.author,
                     byline=article.byline,
                     byline_text=article.text[article.byline.start : article.byline.end]
                     if article.byline
                     else "",
-                    url=article.url,
-                    group=article.group,
                     sentences=list(members),
                     sentence_texts=[article.text[s.start : s.end] for s in members],
                 )

@@ -24,7 +24,7 @@ from llama_index.core.schema import (
 )
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 
-from index.types import Chunk, Span
+from index.types import ArticleInfo, Chunk, Span
 
 # Recorded in the collection's metadata; a collection without it may hold legacy records.
 # Layout 2 adds `published_day`, the number date filters compare (Chroma compares numbers only).
@@ -118,18 +118,11 @@ def _chunk(id_: str, text: str, start: int, end: int, meta: dict[str, Any]) -> C
     byline = json.loads(str(meta.get("byline") or "[]"))
     return Chunk(
         id=id_,
-        source=str(meta["source"]),
-        path=str(meta["path"]),
+        article=ArticleInfo.from_metadata(meta),
         text=text,
         start=start,
         end=end,
-        title=str(meta.get("title") or ""),
-        outlet=str(meta.get("outlet") or ""),
-        published=str(meta.get("published") or ""),
         file_sha256=str(meta.get("file_sha256") or ""),
-        author=str(meta.get("author") or ""),
-        url=str(meta.get("url") or ""),
-        group=str(meta.get("group") or ""),
         byline=Span(byline[0], byline[1]) if len(byline) == 2 else None,
         byline_text=str(meta.get("byline_text") or ""),
         sentences=[Span(start + a, start + b) for a, b in rel],

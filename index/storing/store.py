@@ -23,7 +23,7 @@ import numpy as np
 from index.errors import UserError
 from index.retry import Retry
 from index.storing.nodes import LAYOUT, chroma_metadata, chunk_from_record, needs_rewrite
-from index.types import Chunk
+from index.types import ArticleFields, ArticleInfo, Chunk
 
 
 class StoreError(UserError):
@@ -54,24 +54,25 @@ def _is_transient(exc: Exception) -> bool:
 
 
 @dataclass
-class FileRecord:
-    path: str
-    source: str
+class FileRecord(ArticleFields):
+    """What the store keeps about one indexed file (flattened into Chroma's metadata)."""
+
+    article: ArticleInfo
     file_sha256: str
-    title: str
-    outlet: str
-    published: str
     chunks: int
-    author: str = ""
     # What version of metadata extraction read the file: an older one is read again.
     extraction: int = 0
-    url: str = ""  # where the article was fetched from ("" for a local file)
     feed: str = ""  # the feed that listed it ("" when not from a feed)
     minhash: str = ""  # the body's MinHash signature (index/syndication/near_duplicates.py)
-    group: str = ""  # its syndication group: the path of the first article with this text
     # The body's key facts (index/syndication/near_duplicates.py); "" in a record written
     # before they were kept: unknown, so no new copy joins its group.
     facts: str = ""
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> FileRecord:
+        """A file record from its Chroma metadata (fields added later default when absent)."""
+        own = {k: meta[k] for k in cls.__dataclass_fields__ if k in meta and k != "article"}
+        return cls(article=ArticleInfo.from_metadata(meta), **own)
 
 
 @dataclass
@@ -307,7 +308,7 @@ class ChunkStore:
             ids=[_file_id(r.path) for r in records],
             embeddings=[[0.0]] * len(records),  # file records are looked up by id, never by vector
             documents=[r.title for r in records],
-            metadatas=[r.__dict__ for r in records],
+            metadatas=[r.flat() for r in records],
         )
         self._call("recording files", upsert)
 
@@ -319,7 +320,7 @@ class ChunkStore:
             read = partial(self.files.get, include=["metadatas"], limit=FILE_PAGE, offset=offset)
             page = self._call("listing files", read)["metadatas"] or []
             for m in page:
-                records[str(m["path"])] = _record(m)
+                records[str(m["path"])] = FileRecord.from_metadata(m)
             if len(page) < FILE_PAGE:
                 return records
         raise AssertionError("unreachable")
@@ -333,7 +334,7 @@ class ChunkStore:
         read = partial(self.files.get, where=where, include=["metadatas"])
         out: dict[str, list[FileRecord]] = {}
         for m in self._call("reading syndication groups", read)["metadatas"] or []:
-            record = _record(m)
+            record = FileRecord.from_metadata(m)
             out.setdefault(record.group, []).append(record)
         return out
 
@@ -424,11 +425,6 @@ class ChunkStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
-
-
-def _record(meta: dict[str, Any]) -> FileRecord:
-    """A file record from its Chroma metadata (fields added later default when absent)."""
-    return FileRecord(**{k: meta[k] for k in FileRecord.__dataclass_fields__ if k in meta})
 
 
 def _file_id(path: str) -> str:

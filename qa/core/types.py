@@ -9,12 +9,12 @@ llama-index boundary (qa/evidence/postprocessor.py, qa/engines.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from index.types import ArticleInfo, Span
+from index.types import ArticleFields, ArticleInfo, Span
 
 
 @dataclass
@@ -39,44 +39,40 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Citation:
+class Citation(ArticleFields):
     """A passage that supports part of an answer, with exact offsets into its article."""
 
-    source: str  # file name
-    title: str
-    published: str
+    article: ArticleInfo
     quote: str  # equals the article text at [start, end)
     start: int
     end: int
-    outlet: str = ""
-    path: str = ""
     support: float = 0.0  # how well the quote supports the cited sentence (qa/verify/support.py)
-    author: str = ""  # the reporter, when the article names one
-    url: str = ""  # the article on the web, when it came from there
-    group: str = ""  # its syndication group (bookkeeping, not shown)
     also_in: tuple[str, ...] = ()  # other outlets that carried the same text
-
-    @property
-    def article(self) -> ArticleInfo:
-        return ArticleInfo.of(self)
 
     @classmethod
     def of(cls, evidence: Evidence, support: float) -> Citation:
-        a = evidence.article
-        return cls(
-            source=a.source,
-            title=a.title,
-            published=a.published,
-            quote=evidence.text,
-            start=evidence.span.start,
-            end=evidence.span.end,
-            outlet=a.outlet,
-            path=a.path,
-            support=round(support, 3),
-            author=a.author,
-            url=a.url,
-            group=a.group,
-        )
+        return cls(evidence.article, evidence.text, evidence.span.start, evidence.span.end,
+                   support=round(support, 3))  # fmt: skip
+
+    def fields(self) -> dict[str, Any]:
+        """Every field, flat, in the order its JSON has always had (the group, kept for
+        bookkeeping, is not for readers)."""
+        a = self.article
+        return {"source": a.source, "title": a.title, "published": a.published,
+                "quote": self.quote, "start": self.start, "end": self.end, "outlet": a.outlet,
+                "path": a.path, "support": self.support, "author": a.author, "url": a.url,
+                "group": a.group, "also_in": self.also_in}  # fmt: skip
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> Citation:
+        """A citation back from its flat fields; a TypeError names what is missing."""
+        missing = [k for k in ("source", "title", "published", "quote", "start", "end")
+                   if k not in data]  # fmt: skip
+        if missing:
+            raise TypeError(f"a citation needs {', '.join(missing)}")
+        return cls(ArticleInfo.from_metadata(data), data["quote"], data["start"], data["end"],
+                   support=data.get("support", 0.0),
+                   also_in=tuple(data.get("also_in") or ()))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,7 +128,7 @@ class Answer:
             "citations": [
                 {
                     k: list(v) if isinstance(v, tuple) else v
-                    for k, v in asdict(c).items()
+                    for k, v in c.fields().items()
                     if k in ("source", "title", "published", "quote", "start", "end")
                     or (k in ("outlet", "url", "also_in") and v)
                 }
@@ -153,14 +149,10 @@ class Answer:
     def from_json(cls, data: dict[str, Any]) -> Answer:
         """An answer back from its `to_json` shape (what the page's API hands out), enough
         to record feedback on it or write it out."""
-        keys = set(Citation.__dataclass_fields__)
         return cls(
             question=str(data.get("question") or ""),
             text=str(data.get("answer") or ""),
-            citations=[
-                Citation(**{k: v for k, v in c.items() if k in keys})
-                for c in data.get("citations") or []
-            ],  # fmt: skip
+            citations=[Citation.from_fields(c) for c in data.get("citations") or []],
             abstained=bool(data.get("abstained")),
             settings_hash=str(data.get("settings_hash") or ""),
             model=str(data.get("model") or ""),

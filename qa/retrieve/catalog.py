@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from index.storing.store import FileRecord
-from index.types import ArticleInfo
 from qa.core.errors import InputError
 from qa.retrieve.filters import ArticleFilter, parse_day
 
@@ -57,9 +56,7 @@ class Catalog:
         if article_filter not in self._allowed:
             if len(self._allowed) >= KEPT_FILTERS:
                 self._allowed.clear()
-            allowed = frozenset(
-                r.path for r in self.records if article_filter.allows(ArticleInfo.of(r))
-            )
+            allowed = frozenset(r.path for r in self.records if article_filter.allows(r.article))
             self._allowed[article_filter] = allowed
         return self._allowed[article_filter]
 

@@ -20,7 +20,7 @@ from index.embedding.embedders import Embedder, embedder_from_settings
 from index.storing.lexical import LexicalIndex
 from index.storing.nodes import chunk_to_node, node_to_chunk
 from index.storing.store import ChunkStore, FileRecord, Store, open_client
-from index.types import Chunk, Span
+from index.types import ArticleInfo, Chunk, Span
 from qa.core.settings import Settings
 from qa.retrieve.catalog import Catalog
 from qa.retrieve.filters import ArticleFilter, from_metadata_filters
@@ -44,19 +44,16 @@ def chunk_of(node: BaseNode) -> Chunk:
     start = getattr(node, "start_char_idx", None) or 0
     source = str(meta.get("source") or meta.get("file_name") or node.ref_doc_id or node.node_id)
     spans = split_sentences(text) or [Span(0, len(text))]
+    # Other loaders name the file and its address differently.
+    article = ArticleInfo.from_metadata(meta, source=source,
+                                        path=str(meta.get("file_path") or source),
+                                        url=str(meta.get("source_url") or ""))  # fmt: skip
     return Chunk(
         id=node.node_id,
-        source=source,
-        path=str(meta.get("path") or meta.get("file_path") or source),
+        article=article,
         text=text,
         start=start,
         end=start + len(text),
-        title=str(meta.get("title") or ""),
-        outlet=str(meta.get("outlet") or ""),
-        published=str(meta.get("published") or ""),
-        author=str(meta.get("author") or ""),
-        url=str(meta.get("url") or meta.get("source_url") or ""),
-        group=str(meta.get("group") or ""),
         sentences=[Span(start + s.start, start + s.end) for s in spans],
         sentence_texts=[text[s.start : s.end] for s in spans],
     )

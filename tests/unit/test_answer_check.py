@@ -203,12 +203,12 @@ def test_llm_support_judge_counts_unreadable_as_unsupported() -> None:
 
 
 def test_a_short_fragment_is_read_with_the_sentence_before_it() -> None:
-    from index.types import Chunk, Span
+    from index.types import ArticleInfo, Chunk, Span
     from qa.evidence.select import sentences_with_fragments
 
     text = "It offered to disable its center. Yongbyon nuclear research.\n\nNew paragraph."
     spans = [Span(100, 133), Span(134, 160), Span(162, 176)]
-    chunk = Chunk("c", "a.txt", "a.txt", text, 100, 176, sentences=spans,
+    chunk = Chunk("c", ArticleInfo("a.txt", "a.txt"), text, 100, 176, sentences=spans,
                   sentence_texts=[text[s.start - 100 : s.end - 100] for s in spans])  # fmt: skip
     merged = sentences_with_fragments(chunk)
     assert merged[0] == (Span(100, 160), text[:60])

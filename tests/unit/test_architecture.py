@@ -256,3 +256,24 @@ def test_every_judgement_asks_through_the_prober(module: str) -> None:
     functions = {n.func.id for n in ast.walk(tree)
                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}  # fmt: skip
     assert not functions & {"p_yes", "choice_probabilities", "_one_token"}, module
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("index.types", "Chunk"),
+        ("index.storing.store", "FileRecord"),
+        ("qa.core.types", "Citation"),
+    ],  # fmt: skip
+)
+def test_an_article_s_fields_are_held_once(module: str, name: str) -> None:
+    """A chunk, a file record and a citation hold one `ArticleInfo`; its fields are copied
+    out only where data leaves for Chroma or JSON."""
+    import dataclasses
+
+    from index.types import ArticleInfo
+
+    holder = getattr(importlib.import_module(module), name)
+    own = {f.name: f.type for f in dataclasses.fields(holder)}
+    assert own.get("article") in (ArticleInfo, "ArticleInfo")
+    assert not set(own) & {f.name for f in dataclasses.fields(ArticleInfo)}

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from test_openai_api import running, slots_taken
 from unit_helpers import SEED_FILES
 
+from index.types import ArticleInfo
 from qa.core.types import Citation
 from qa.generate.backends.fake import FakeLLM
 from ui.chat_tasks import (
@@ -166,8 +167,8 @@ def test_a_multi_line_answer_in_the_history_stays_one_turn() -> None:
 
 
 def _citation(outlet: str, published: str = "2019-04-25") -> Citation:
-    return Citation("a.txt", "Kim, Putin Meet (Again)", published, "Kim met Putin.", 0, 14,
-                    outlet=outlet)  # fmt: skip
+    article = ArticleInfo("a.txt", "a.txt", "Kim, Putin Meet (Again)", outlet, published)
+    return Citation(article, "Kim met Putin.", 0, 14)
 
 
 def test_tags_read_the_outlets_from_our_own_footnotes() -> None:

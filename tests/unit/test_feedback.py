@@ -97,7 +97,7 @@ def _texts(tokens: list[Token], opened: str) -> list[str]:
 def _cited(quote: str, **more) -> Citation:
     fields = {"source": "004_kbs.txt", "title": "Kim and Putin meet", "published": "2019-04-25",
               "quote": quote, "start": 10, "end": 10 + len(quote), "outlet": "KBS"}  # fmt: skip
-    return Citation(**{**fields, **more})
+    return Citation.from_fields({**fields, **more})
 
 
 def test_the_conversation_as_markdown(answer) -> None:

@@ -12,6 +12,7 @@ from index.chunking.chunks import chunk_article
 from index.embedding.embedders import HashEmbedder, make_embedder
 from index.reading.loaders import load_article
 from index.storing.store import ChunkStore, FileRecord, StoreError, open_client
+from index.types import ArticleInfo
 from qa.core.settings import Settings
 from qa.evidence.select import select_evidence
 from qa.retrieve.hybrid import HybridRetriever
@@ -68,7 +69,7 @@ def test_chunks_round_trip_through_chroma(store) -> None:
 
 
 def test_file_records_and_delete(store) -> None:
-    record = FileRecord("/x/a.txt", "a.txt", "f" * 64, "Title", "", "2019-04-25", 0)
+    record = FileRecord(ArticleInfo("a.txt", "/x/a.txt", "Title", "", "2019-04-25"), "f" * 64, 0)
     store.put_file(record)
     store.put_file(record)
     assert store.file_records() == {"/x/a.txt": record}
@@ -201,6 +202,7 @@ def test_store_failures_become_store_errors_and_server_faults_are_retried(
 
 def test_file_records_are_read_page_by_page(store, monkeypatch) -> None:
     monkeypatch.setattr("index.storing.store.FILE_PAGE", 2)  # 5 records: pages of 2, 2 and 1
-    records = [FileRecord(f"/x/{i}.txt", f"{i}.txt", f"{i}" * 64, "T", "", "", 1) for i in range(5)]
+    records = [FileRecord(ArticleInfo(f"{i}.txt", f"/x/{i}.txt", "T"), f"{i}" * 64, 1)
+               for i in range(5)]  # fmt: skip
     store.put_files(records)
     assert store.file_records() == {r.path: r for r in records}

@@ -20,7 +20,7 @@ from index.syndication.near_duplicates import (
     signature,
     similarity,
 )
-from index.types import Chunk
+from index.types import ArticleInfo, Chunk
 from qa.assistant import Assistant
 from qa.core.types import Citation
 from qa.retrieve.hybrid import Hit, one_per_group
@@ -206,8 +206,8 @@ def test_copies_are_one_group_one_hit_and_the_citation_names_the_others(
 
 
 def _hit(path: Path, group: str, published: str = "", score: float = 1.0) -> Hit:
-    chunk = Chunk(id=f"{path.name}:0", source=path.name, path=str(path), text="t", start=0,
-                  end=1, published=published, group=group)  # fmt: skip
+    article = ArticleInfo(path.name, str(path), published=published, group=group)
+    chunk = Chunk(id=f"{path.name}:0", article=article, text="t", start=0, end=1)
     return Hit(chunk, score)
 
 
@@ -258,7 +258,7 @@ def test_an_index_keeps_a_corrected_report_apart_and_retrieves_the_newest_copy(
 
     # Cited, the newest copy names the first one (whose path names the group), and no other.
     b = records["b_wire.txt"]
-    cited = Citation(b.source, b.title, b.published, "", 0, 0, path=b.path, group=b.group)
+    cited = Citation(b.article, "", 0, 0)
     [named] = assistant.pipeline.also_carried([cited])
     assert named.also_in == ("Rail Post",)
 
@@ -276,7 +276,7 @@ def test_an_index_written_before_facts_were_kept_still_indexes_new_copies(
     assistant = Assistant(make_settings(min_relevance=-1.0, top_k=8))
     assistant.index([folder])
     [old] = assistant.store.file_records().values()
-    legacy = {k: v for k, v in old.__dict__.items() if k != "facts"}
+    legacy = {k: v for k, v in old.flat().items() if k != "facts"}
     files = assistant.store.files  # type: ignore[attr-defined]
     ids = files.get()["ids"]
     files.delete(ids=ids)  # an upsert would merge the old metadata with the new

@@ -8,6 +8,7 @@ import io
 
 import pytest
 
+from index.types import ArticleInfo
 from qa.cli.terminal import AnswerPrinter, rows_used
 from qa.core.answer_stream import REVISED, AnswerStream, SourcesFound, VerifiedText
 from qa.core.types import Answer, Citation
@@ -21,7 +22,9 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-CITED = Citation("004.txt", "Summit", "2019-04-25", "Ri Yong-ho ...", 10, 24, outlet="KBS")
+CITED = Citation(
+    ArticleInfo("004.txt", "004.txt", "Summit", "KBS", "2019-04-25"), "Ri Yong-ho ...", 10, 24
+)
 
 
 def _stream() -> AnswerStream:
