@@ -39,6 +39,17 @@ def held(handle: IO[str], wait_s: float, busy: str, poll_s: float = 0.2) -> Iter
 
 
 @contextmanager
+def opening_store(home: Path, wait_s: float = 60.0) -> Iterator[None]:
+    """One process at a time opens the embedded Chroma: the first open creates and migrates
+    its database, and two at once collide ("database is locked"). Opening is short."""
+    path = home / "locks" / "chroma.opening"  # not *.lock: that names a collection's writer
+    path.parent.mkdir(parents=True, exist_ok=True)
+    busy = "the index is being opened by another process; try again"
+    with path.open("a+") as handle, held(handle, wait_s, busy):
+        yield
+
+
+@contextmanager
 def collection_lock(home: Path, collection: str, wait_s: float = 30.0) -> Iterator[None]:
     path = home / "locks" / f"{collection}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from index.errors import UserError
+from index.locking import IndexBusyError, opening_store
 from index.retry import Retry
 from index.storing.nodes import LAYOUT, chroma_metadata, chunk_from_record, needs_rewrite
 from index.types import ArticleFields, ArticleInfo, Chunk
@@ -112,8 +113,16 @@ def open_client(home: Path, chroma_url: str | None) -> Any:
     path = home / "chroma"
     try:
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        with opening_store(home):
+            return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+    except IndexBusyError:
+        raise
     except Exception as exc:
+        if "database is locked" in str(exc):  # busy, not broken: nothing to move away
+            raise StoreError(
+                f"the index at {path} is busy: another process is writing to it; try again "
+                "in a moment"
+            ) from exc
         raise StoreError(
             f"the index at {path} cannot be opened ({exc.__class__.__name__}: {exc}); "
             "move it away and run `qa index` to rebuild it"
