@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -72,11 +72,6 @@ class ArticleFields:
     author = _OfArticle()
     url = _OfArticle()
     group = _OfArticle()
-
-    def flat(self) -> dict[str, Any]:
-        """Its own fields and its article's side by side: the shape Chroma and JSON hold."""
-        own = {k: v for k, v in asdict(self).items() if k != "article"}  # type: ignore[call-overload]
-        return {**asdict(self.article), **own}
 
 
 @dataclass

@@ -77,7 +77,6 @@ class AnswerPipeline:
         postprocessors: Sequence[BaseNodePostprocessor] = (),
     ) -> None:
         self.settings, self.llm, self.embedder = settings, llm, embedder
-        self.retriever, self.postprocessors = retriever, list(postprocessors)
         self.searcher = searcher_for(retriever, settings_filter(settings))
         self.gathering = answer_gathering(settings, llm, embedder, self.searcher, postprocessors)
         self.answering = answer_recipe(settings, llm, embedder, self.gathering)

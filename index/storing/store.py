@@ -12,7 +12,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -68,6 +68,11 @@ class FileRecord(ArticleFields):
     # The body's key facts (index/syndication/near_duplicates.py); "" in a record written
     # before they were kept: unknown, so no new copy joins its group.
     facts: str = ""
+
+    def flat(self) -> dict[str, Any]:
+        """Its own fields and its article's side by side: Chroma's flat metadata."""
+        own = {k: v for k, v in asdict(self).items() if k != "article"}
+        return {**asdict(self.article), **own}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> FileRecord:
